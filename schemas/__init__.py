@@ -1,0 +1,1 @@
+"""JSON Schemas shipped with zoomstate (installed as the ``zoomstate.schemas`` package)."""

@@ -1,0 +1,3 @@
+from zoomstate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,271 @@
+"""Carry out a Plan against Zoom, recording every result in the state file as it happens.
+
+Creates are never retried blindly: a pending record is saved before the POST; after an ambiguous failure the
+host's meetings are listed and the one that matches is adopted instead of creating a second one.
+A host that hits Zoom's daily create/update limit has its remaining changes deferred to the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from zoomstate.clock import Clock, SystemClock
+from zoomstate.model import DesiredConfig
+from zoomstate.payload import create_body, managed_view, outputs_of
+from zoomstate.plan import Change, Plan, find_match
+from zoomstate.state import ManagedMeeting, PendingCreate, State, StateStore
+from zoomstate.zoom import AmbiguousCreateError, DailyLimitError, ZoomClient, ZoomError
+
+MEETING_TYPE_RECURRING_FIXED = 8
+CREATE_ATTEMPTS = 3
+CRASH_ENV = "ZOOMSTATE_CRASH_AT"
+
+
+@dataclass
+class Outcome:
+    change: Change
+    status: str  # "done" | "failed" | "deferred"
+    detail: str = ""
+    meeting_id: int | None = None
+    join_url: str = ""
+    registration_url: str = ""
+
+
+@dataclass
+class ApplyResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def by_status(self, status: str) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == "done" for o in self.outcomes)
+
+    def counts(self) -> Counter[str]:
+        return Counter(o.status for o in self.outcomes)
+
+
+class CrashPoints:
+    """Deterministic kill points for crash tests: ZOOMSTATE_CRASH_AT="after-create:2" SIGKILLs this
+    process the second time apply reaches that point. Off unless the variable is set."""
+
+    def __init__(self, spec: str | None):
+        self._point, self._nth = None, 0
+        if spec:
+            point, _, nth = spec.partition(":")
+            self._point, self._nth = point, int(nth or 1)
+        self._hits: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def reach(self, point: str) -> None:
+        if point != self._point:
+            return
+        with self._lock:
+            self._hits[point] += 1
+            if self._hits[point] == self._nth:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Applier:
+    def __init__(
+        self,
+        client: ZoomClient,
+        store: StateStore,
+        state: State,
+        desired: DesiredConfig | None,
+        *,
+        clock: Clock | None = None,
+        parallelism: int = 8,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ):
+        self.client = client
+        self.store = store
+        self.state = state
+        self.desired = desired
+        self.clock = clock or SystemClock()
+        self.parallelism = max(1, parallelism)
+        self.on_outcome = on_outcome
+        self._lock = threading.Lock()  # guards self.state and its saves
+        self._exhausted_hosts: dict[str, str] = {}
+        self.crash = CrashPoints(os.environ.get(CRASH_ENV))
+
+    # ------------------------------------------------------------------------------------------ driver
+
+    def apply(self, plan: Plan) -> ApplyResult:
+        result = ApplyResult()
+        todo = plan.pending_changes
+        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
+            for outcome in pool.map(self._run_one, todo):
+                result.outcomes.append(outcome)
+        return result
+
+    def _run_one(self, change: Change) -> Outcome:
+        host = change.host_email.lower()
+        if host in self._exhausted_hosts and change.action != "delete":
+            outcome = Outcome(change, "deferred", self._exhausted_hosts[host])
+        else:
+            try:
+                outcome = self._execute(change)
+            except DailyLimitError as exc:
+                when = exc.retry_after.strftime("%Y-%m-%d %H:%M UTC") if exc.retry_after else "00:00 UTC"
+                reason = f"Zoom's daily create/update limit for {change.host_email} is used up; run apply again after {when}"
+                self._exhausted_hosts[host] = reason
+                outcome = Outcome(change, "deferred", reason)
+            except ZoomError as exc:
+                outcome = Outcome(change, "failed", str(exc))
+        if self.on_outcome:
+            self.on_outcome(outcome)
+        return outcome
+
+    def _execute(self, change: Change) -> Outcome:
+        action = change.action
+        if action == "create":
+            meeting = self._create(change)
+            return self._done(change, meeting)
+        if action == "adopt":
+            return self._adopt(change)
+        if action == "update":
+            return self._update(change)
+        if action == "replace":
+            return self._replace(change)
+        if action == "delete":
+            return self._delete(change)
+        raise ValueError(f"unknown action {action}")
+
+    # ------------------------------------------------------------------------------------------ actions
+
+    def _payload(self, change: Change) -> dict[str, Any] | None:
+        """The body to send now: recomputed from the meetings file so the start is still in the future."""
+        if self.desired is not None and change.key in self.desired.meetings:
+            return create_body(self.desired.meetings[change.key], self.clock.now())
+        return change.payload
+
+    def _view(self, change: Change) -> dict[str, Any]:
+        if self.desired is not None and change.key in self.desired.meetings:
+            spec = self.desired.meetings[change.key]
+            view = managed_view(spec)
+            view["prevent_delete"] = spec.prevent_delete
+            return view
+        return {}
+
+    def _create(self, change: Change) -> dict[str, Any]:
+        body = self._payload(change)
+        assert body is not None
+        view = self._view(change)
+        pending = PendingCreate(change.key, change.host_email, change.topic,
+                                {k: view.get(k) for k in ("topic", "timezone", "local_time", "recurrence")},
+                                self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
+        self.crash.reach("before-pending")
+        with self._lock:
+            self.state.pending[change.key] = pending
+            self.store.save(self.state)
+        self.crash.reach("before-create")
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            try:
+                meeting = self.client.create_meeting(change.host_email, body)
+                self.crash.reach("after-create")
+                return meeting
+            except AmbiguousCreateError:
+                found = self._recover(change, pending, view)
+                if found is not None:
+                    return found
+                if attempt == CREATE_ATTEMPTS:
+                    raise
+            except ZoomError:
+                with self._lock:
+                    self.state.pending.pop(change.key, None)
+                    self.store.save(self.state)
+                raise
+        raise AssertionError("unreachable")
+
+    def _recover(self, change: Change, pending: PendingCreate, view: dict[str, Any]) -> dict[str, Any] | None:
+        """After an ambiguous create: find the meeting Zoom may have made, so we never make a second one."""
+        with self._lock:
+            claimed = set(self.state.by_meeting_id())
+        candidates = []
+        for item in self.client.list_meetings(change.host_email):
+            if item.get("type") == MEETING_TYPE_RECURRING_FIXED and item.get("topic") == change.topic and int(
+                    item["id"]) not in claimed:
+                candidates.append(self.client.get_meeting(int(item["id"])))
+        want = {k: v for k, v in view.items() if k != "prevent_delete"}
+        return find_match(want, candidates, claimed, created_after=pending.started_at)
+
+    def _adopt(self, change: Change) -> Outcome:
+        assert change.meeting_id is not None
+        if change.diffs:
+            body = self._payload(change)
+            if body is not None:
+                self.client.update_meeting(change.meeting_id, body)
+        meeting = self.client.get_meeting(change.meeting_id)
+        return self._done(change, meeting, adopted=True)
+
+    def _update(self, change: Change) -> Outcome:
+        assert change.meeting_id is not None
+        body = self._payload(change) if change.payload is not None else None
+        if body is None:  # only zoomstate's own flags changed
+            with self._lock:
+                self.state.meetings[change.key].managed = self._view(change)
+                self.store.save(self.state)
+            return Outcome(change, "done", "state updated", change.meeting_id)
+        self.crash.reach("before-update")
+        self.client.update_meeting(change.meeting_id, body)
+        self.crash.reach("after-update")
+        meeting = self.client.get_meeting(change.meeting_id)
+        return self._done(change, meeting)
+
+    def _replace(self, change: Change) -> Outcome:
+        old_id = change.meeting_id
+        meeting = self._create(change)  # create first: people keep a meeting if the create fails
+        outcome = self._done(change, meeting)
+        if old_id is not None:
+            self.crash.reach("before-delete")
+            self.client.delete_meeting(old_id)
+        outcome.detail = f"replaced meeting {old_id}"
+        return outcome
+
+    def _delete(self, change: Change) -> Outcome:
+        assert change.meeting_id is not None
+        self.crash.reach("before-delete")
+        existed = self.client.delete_meeting(change.meeting_id)
+        self.crash.reach("after-delete")
+        with self._lock:
+            self.state.meetings.pop(change.key, None)
+            self.store.save(self.state)
+        return Outcome(change, "done", "deleted" if existed else "already gone in Zoom", change.meeting_id)
+
+    # ------------------------------------------------------------------------------------------ state
+
+    def _done(self, change: Change, meeting: dict[str, Any], *, adopted: bool = False) -> Outcome:
+        outputs = outputs_of(meeting)
+        meeting_id = int(meeting["id"])
+        now = self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        with self._lock:
+            previous = self.state.meetings.get(change.key)
+            created_at = str(meeting.get("created_at") or now)
+            if previous is not None and previous.meeting_id == meeting_id:
+                created_at = previous.created_at or created_at
+                adopted = adopted or previous.adopted
+            self.state.meetings[change.key] = ManagedMeeting(
+                key=change.key,
+                meeting_id=meeting_id,
+                host_email=change.host_email,
+                topic=change.topic,
+                created_at=created_at,
+                managed=self._view(change),
+                outputs=outputs,
+                adopted=adopted,
+                updated_at=now,
+            )
+            self.state.pending.pop(change.key, None)
+            self.store.save(self.state)
+        self.crash.reach("after-save")
+        return Outcome(change, "done", "", meeting_id, outputs.get("join_url", ""),
+                       outputs.get("registration_url", ""))

@@ -1,0 +1,389 @@
+"""Command line: parse arguments, call the manager, print, and choose the exit code. Nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from zoomstate import __version__, render
+from zoomstate.apply import Outcome
+from zoomstate.clock import Clock
+from zoomstate.manager import Manager, Options, SetupError, check_plan_file, load_plan_file
+from zoomstate.model import InputError
+from zoomstate.plan import PlanError
+from zoomstate.state import ManagedMeeting, StateError, StateStore
+from zoomstate.zoom import ZoomError
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+EXAMPLES = {
+    "validate": "examples:\n  zoomstate validate\n  zoomstate validate -f team/meetings.yaml --format github",
+    "plan": ("examples:\n  zoomstate plan --sandbox\n  zoomstate plan --out plan.json\n"
+             "  zoomstate plan --format markdown > plan.md\n  zoomstate plan --refresh=false --target team-sync"),
+    "apply": ("examples:\n  zoomstate apply --sandbox --auto-approve\n  zoomstate apply plan.json\n"
+              "  zoomstate apply --auto-approve --parallelism 4"),
+    "show": "examples:\n  zoomstate show\n  zoomstate show --sandbox --format json",
+    "import": "examples:\n  zoomstate import team-sync 87654321098",
+}
+
+
+def _common(parser: argparse.ArgumentParser, *, online: bool) -> None:
+    parser.add_argument("-f", "--file", dest="meetings", default="meetings.yaml", type=Path,
+                        help="the meetings file (default: meetings.yaml)")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="the state file (default: state/zoomstate.json beside the meetings file; "
+                             "state/sandbox/zoomstate.json with --sandbox)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="say more (and verify hosts with Zoom)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
+    parser.add_argument("--no-color", action="store_true", help="never colour the output (NO_COLOR works too)")
+    if online:
+        parser.add_argument("--sandbox", action="store_true",
+                            help="use the built-in local Zoom (no credentials; its own state/sandbox/ folder)")
+        parser.add_argument("--zoom-plan", choices=("free", "pro", "business"), default="pro",
+                            help="your Zoom account's plan, for its API rate limits (default: pro)")
+        parser.add_argument("--parallelism", type=int, default=8, metavar="N",
+                            help="concurrent Zoom requests (default: 8)")
+        parser.add_argument("--target", action="append", default=[], metavar="KEY",
+                            help="only this meeting key (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoomstate",
+        description="Keep recurring Zoom meetings in meetings.yaml and make Zoom match it.",
+        epilog="Start with: zoomstate apply --sandbox --auto-approve (no credentials needed).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"zoomstate {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES.get(name),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    p = command("validate", "check meetings.yaml offline: schema and calendar rules, no credentials needed")
+    _common(p, online=False)
+    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+
+    p = command("plan", "show what apply would change (the dry run)")
+    _common(p, online=True)
+    p.add_argument("--out", type=Path, help="save the plan to this file, for `zoomstate apply FILE`")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--detailed-exitcode", action="store_true",
+                   help="exit 2 when there are changes, 0 when none, 1 on error")
+    p.add_argument("--refresh", choices=("true", "false"), default="true",
+                   help="read live meetings from Zoom (default true); false plans from the state file alone")
+
+    p = command("apply", "make Zoom match meetings.yaml, recording every meeting in the state file and the CSV")
+    _common(p, online=True)
+    p.add_argument("planfile", nargs="?", type=Path, help="a plan saved with `zoomstate plan --out`")
+    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--force", action="store_true", help="apply even past the delete/replace safety threshold")
+
+    p = command("show", "list managed meetings with their links (from the state file)")
+    _common(p, online=True)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = command("import", "bring an existing Zoom meeting under management as KEY (nothing is created)")
+    _common(p, online=True)
+    p.add_argument("key")
+    p.add_argument("meeting_id", type=int)
+
+    p = command("state", "work on the state file")
+    state_sub = p.add_subparsers(dest="state_command", metavar="SUBCOMMAND")
+    rm = state_sub.add_parser("rm", help="forget a meeting without deleting it in Zoom")
+    _common(rm, online=True)
+    rm.add_argument("keys", nargs="+", metavar="KEY")
+    ls = state_sub.add_parser("list", help="list the keys in the state file")
+    _common(ls, online=True)
+
+    p = command("force-unlock", "remove a state lock left by a run that is gone")
+    _common(p, online=True)
+
+    p = command("export", "rewrite the CSV from the state file")
+    _common(p, online=True)
+
+    p = command("sandbox", "the built-in local Zoom API")
+    sandbox_sub = p.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
+    serve = sandbox_sub.add_parser("serve", help="serve the local Zoom API until Ctrl-C")
+    from zoomstate.sandbox import add_serve_arguments
+
+    add_serve_arguments(serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
+         environ: Mapping[str, str] | None = None) -> int:
+    """Run one command. ``clock`` and ``environ`` are for tests and embedding; they default to the real ones."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_ERROR
+    color = False if getattr(args, "no_color", False) else None
+    out = render.make_console(sys.stdout, color=color)
+    err = render.make_console(sys.stderr, color=color)
+    if getattr(args, "verbose", False):
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    args.clock, args.environ = clock, environ
+    try:
+        return _dispatch(args, out, err)
+    except InputError as exc:
+        render.diagnostics_text(exc.diagnostics, err)
+        n = len(exc.diagnostics)
+        err.print(f"{n} error{'s' if n != 1 else ''}: nothing was changed.")
+        return EXIT_ERROR
+    except (PlanError, StateError, SetupError, ZoomError) as exc:
+        err.print(f"error: {exc}", markup=False)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err.print("interrupted: the state file holds every change that finished; run the command again.")
+        return 130
+
+
+def _manager(args: argparse.Namespace) -> Manager:
+    options = Options(
+        meetings_path=args.meetings,
+        state_path=args.state,
+        sandbox=getattr(args, "sandbox", False),
+        zoom_plan=getattr(args, "zoom_plan", "pro"),
+        parallelism=max(1, getattr(args, "parallelism", 8)),
+        verbose=args.verbose,
+        targets=list(getattr(args, "target", []) or []),
+    )
+    return Manager(options, environ=args.environ, clock=args.clock)
+
+
+def _dispatch(args: argparse.Namespace, out, err) -> int:
+    command = args.command
+    if command == "sandbox":
+        from zoomstate.sandbox import run_serve
+
+        if args.sandbox_command != "serve":
+            err.print("usage: zoomstate sandbox serve [--port N] [--store FILE]")
+            return EXIT_ERROR
+        return run_serve(args)
+    if command == "validate":
+        return cmd_validate(args, out, err)
+    if command == "plan":
+        return cmd_plan(args, out, err)
+    if command == "apply":
+        return cmd_apply(args, out, err)
+    if command == "show":
+        return cmd_show(args, out)
+    if command == "import":
+        return cmd_import(args, out)
+    if command == "state":
+        return cmd_state(args, out, err)
+    if command == "force-unlock":
+        store = StateStore(_manager(args).state_path)
+        out.print("state lock removed" if store.force_unlock() else "the state was not locked")
+        return EXIT_OK
+    if command == "export":
+        manager = _manager(args)
+        with manager.session(online=False, operation="export", lock=True) as session:
+            path = manager.export(session)
+        out.print(f"wrote {path}")
+        return EXIT_OK
+    raise AssertionError(command)
+
+
+def cmd_validate(args, out, err) -> int:
+    manager = _manager(args)
+    try:
+        desired = manager.validate()
+    except InputError as exc:
+        if args.format == "github":
+            print(render.github_annotations(exc.diagnostics))
+            return EXIT_ERROR
+        if args.format == "json":
+            print(json.dumps({"valid": False, "errors": [d.__dict__ for d in exc.diagnostics]}, indent=2))
+            return EXIT_ERROR
+        raise
+    if args.format == "github":
+        text = render.github_annotations(desired.warnings)
+        if text:
+            print(text)
+    elif args.format == "json":
+        print(json.dumps({"valid": True, "meetings": len(desired.meetings),
+                          "warnings": [d.__dict__ for d in desired.warnings]}, indent=2))
+    else:
+        render.diagnostics_text(desired.warnings, err)
+        out.print(f"{desired.path}: valid, {len(desired.meetings)} meeting(s)"
+                  + (f", {len(desired.warnings)} warning(s)" if desired.warnings else ""))
+    return EXIT_OK
+
+
+def cmd_plan(args, out, err) -> int:
+    manager = _manager(args)
+    online = args.refresh == "true"
+    with manager.session(online=online, operation="plan", lock=False) as session:
+        plan = manager.make_plan(session, refresh_live=online)
+    if args.out:
+        args.out.write_text(plan.dumps(), encoding="utf-8")
+    if args.format == "json":
+        print(render.plan_json(plan), end="")
+    elif args.format == "markdown":
+        print(render.plan_markdown(plan), end="")
+    elif args.quiet:
+        out.print(render.summary_line(plan))
+    else:
+        render.plan_text(plan, out, show_unchanged=args.verbose)
+    if args.out and args.format == "text":
+        out.print(f"Saved the plan to {args.out}: apply it with `zoomstate apply {args.out}`.")
+    if plan.errors:
+        return EXIT_ERROR
+    if args.detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def cmd_apply(args, out, err) -> int:
+    manager = _manager(args)
+    saved = load_plan_file(args.planfile) if args.planfile else None
+    with manager.session(online=True, operation="apply", lock=True) as session:
+        if saved is not None:
+            check_plan_file(saved, session)
+            plan = saved
+        else:
+            plan = manager.make_plan(session)
+        if not args.quiet:
+            render.plan_text(plan, out, show_unchanged=args.verbose)
+        if plan.errors:
+            err.print("error: the plan has errors (above): nothing was changed.")
+            return EXIT_ERROR
+        if not plan.has_changes:
+            path = manager.export(session)
+            out.print(f"Nothing to do. The CSV is up to date: {path}")
+            return EXIT_OK
+        problem = plan.safety_problem()
+        if problem and not args.force:
+            err.print(f"error: refusing to apply: {problem}.", markup=False)
+            return EXIT_ERROR
+        if saved is None and not args.auto_approve and not _confirm(out, err):
+            return EXIT_ERROR
+        total = len(plan.pending_changes)
+        counter = {"n": 0}
+        lock = threading.Lock()
+
+        def report(outcome: Outcome) -> None:
+            with lock:
+                counter["n"] += 1
+                if not args.quiet or outcome.status != "done":
+                    render.outcome_text(outcome, out, counter["n"], total)
+
+        result = manager.apply(session, plan, on_outcome=report)
+        render.result_text(result, out)
+        out.print(f"State: {session.store.path}   CSV: {session.csv_path}")
+        deferred = result.by_status("deferred")
+        if deferred:
+            err.print(f"{len(deferred)} change(s) deferred by Zoom's daily limit: run apply again after 00:00 UTC; "
+                      "nothing will be created twice.")
+        return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def _confirm(out, err) -> bool:
+    if not sys.stdin.isatty():
+        err.print("error: apply needs confirmation: run it in a terminal, or pass --auto-approve "
+                  "(for CI), or apply a saved plan file. Nothing was changed.")
+        return False
+    out.print("Do you want to apply these changes? Only 'yes' will be accepted.")
+    try:
+        answer = input("  Enter a value: ").strip()
+    except EOFError:
+        answer = ""
+    if answer != "yes":
+        err.print("Apply cancelled. Nothing was changed.")
+        return False
+    return True
+
+
+def cmd_show(args, out) -> int:
+    manager = _manager(args)
+    with manager.session(online=False, operation="show", lock=False) as session:
+        state = session.state
+    rows = [{"key": k, "meeting_id": m.meeting_id, "host_email": m.host_email, "topic": m.topic,
+             "join_url": m.outputs.get("join_url", ""), "registration_url": m.outputs.get("registration_url", ""),
+             "next": m.outputs.get("start_time", ""), "timezone": m.outputs.get("timezone", "")}
+            for k, m in sorted(state.meetings.items())]
+    if args.format == "json":
+        print(json.dumps({"state": str(session.store.path), "meetings": rows}, indent=2))
+        return EXIT_OK
+    if not rows:
+        out.print(f"No managed meetings in {session.store.path}.")
+        return EXIT_OK
+    for row in rows:
+        out.print(f"{row['key']}  {row['meeting_id']}  {row['host_email']}  \"{row['topic']}\"", markup=False)
+        out.print(f"    next: {row['next']} {row['timezone']}", markup=False)
+        out.print(f"    join: {row['join_url']}", markup=False)
+        if row["registration_url"]:
+            out.print(f"    registration: {row['registration_url']}", markup=False)
+    out.print(f"{len(rows)} managed meeting(s) in {session.store.path}")
+    return EXIT_OK
+
+
+def cmd_import(args, out) -> int:
+    from zoomstate.payload import managed_view, outputs_of
+
+    manager = _manager(args)
+    with manager.session(online=True, operation="import", lock=True) as session:
+        spec = session.desired.meetings.get(args.key)
+        if spec is None:
+            raise PlanError(f"no meeting with key {args.key!r} in {session.desired.path}: add it there first, "
+                            "then import the Zoom meeting as that key")
+        if args.key in session.state.meetings:
+            raise PlanError(f"{args.key} is already managed (meeting {session.state.meetings[args.key].meeting_id});"
+                            f" run `zoomstate state rm {args.key}` first to import another meeting as it")
+        taken = session.state.by_meeting_id()
+        if args.meeting_id in taken:
+            raise PlanError(f"meeting {args.meeting_id} is already managed as {taken[args.meeting_id]}")
+        assert session.client is not None
+        meeting = session.client.get_meeting(args.meeting_id)
+        host = str(meeting.get("host_email") or spec.host_email)
+        if host.lower() != spec.host_email.lower():
+            raise PlanError(f"meeting {args.meeting_id} is hosted by {host}, but {args.key} says host_email "
+                            f"{spec.host_email}: fix the meetings file or import another meeting")
+        view = managed_view(spec)
+        view["prevent_delete"] = spec.prevent_delete
+        if session.account_id and session.state.account_id is None:
+            session.state.account_id = session.account_id
+        session.state.meetings[args.key] = ManagedMeeting(
+            key=args.key, meeting_id=args.meeting_id, host_email=spec.host_email, topic=spec.topic,
+            created_at=str(meeting.get("created_at", "")), managed=view, outputs=outputs_of(meeting), adopted=True,
+            updated_at=manager.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
+        session.store.save(session.state)
+        manager.export(session)
+    out.print(f"Imported meeting {args.meeting_id} as {args.key}. Run `zoomstate plan` to see any differences.")
+    return EXIT_OK
+
+
+def cmd_state(args, out, err) -> int:
+    if args.state_command not in ("rm", "list"):
+        err.print("usage: zoomstate state rm KEY... | zoomstate state list")
+        return EXIT_ERROR
+    manager = _manager(args)
+    store = StateStore(manager.state_path)
+    if args.state_command == "list":
+        state = store.load()
+        for key in sorted(state.meetings):
+            print(key)
+        return EXIT_OK
+    with store.lock("state rm"):
+        state = store.load()
+        missing = [k for k in args.keys if k not in state.meetings]
+        if missing:
+            raise PlanError(f"not in the state file: {', '.join(missing)} (see `zoomstate state list`)")
+        for key in args.keys:
+            meeting = state.meetings.pop(key)
+            out.print(f"Forgot {key} (meeting {meeting.meeting_id} is left as it is in Zoom).")
+        store.save(state)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

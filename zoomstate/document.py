@@ -1,0 +1,504 @@
+"""Load a meetings file (YAML or JSON) into plain values, remembering where every value was written.
+
+The file is read with PyYAML's event parser (libyaml's ``CParser`` when available, the pure-Python
+parser otherwise) and the values are built from the events in one pass with an explicit stack. No
+recursion is involved, so a hostile nesting depth cannot crash the process (libyaml's own composer
+recurses in C and overflows the stack at around 100,000 levels).
+
+Scalars keep the text the user wrote. YAML 1.1's implicit typing is replaced by a small, strict set
+of rules for plain (unquoted, untagged) scalars:
+
+- ``true`` / ``false`` in any letter case are booleans; ``yes``, ``no``, ``on``, ``off`` are text;
+- ``null``, ``~`` and an empty value are null;
+- integers are ``[-+]?(0|[1-9][0-9]*)`` only: ``0123`` and ``0x1F`` and ``1_000`` are text;
+- floats are plain decimal or exponent forms (``1.5``, ``-0.25``, ``2e3``); ``.inf`` and ``.nan`` are text;
+- everything else is text: ``10:00:00`` stays "10:00:00" (not 36000), ``9:30`` stays "9:30",
+  ``2027-03-01`` stays "2027-03-01" (no timestamps).
+
+Quoted scalars are always text. Mapping keys are always text, as written.
+
+Limits and refusals (each reported with file, line and column):
+
+- files larger than 5 MiB;
+- bytes that are not UTF-8 (the byte offset and line are named); a UTF-8 byte order mark is accepted;
+- an empty file, or one with only comments;
+- more than one YAML document in the file;
+- YAML syntax errors, and a TAB used for indentation ("use spaces");
+- a top level that is not a mapping;
+- duplicate keys in a mapping (reported at the second occurrence, naming the first one's line);
+- explicit tags other than the standard ``!!str``, ``!!int``, ``!!float``, ``!!bool``, ``!!null``,
+  ``!!map``, ``!!seq`` (for example ``!!python/object``: tags are not allowed);
+- nesting deeper than 64 mappings/lists (aliases included);
+- aliases that expand to more than 100,000 values in total ("billion laughs"); aliases below that
+  are fine, and so are merge keys (``<<: *anchor``), whose explicit keys win;
+- an alias that refers to a collection containing it, and mapping keys that are lists or mappings.
+
+JSON is YAML, so a JSON file loads unchanged (the seed script's config file included).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+
+from zoomstate.model import Diagnostic, InputError, Position
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_ALIAS_NODES = 100_000
+
+try:  # libyaml is about ten times faster; the pure-Python parser gives the same events
+    _Loader: type = yaml.CSafeLoader
+    HAVE_LIBYAML = True
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+    HAVE_LIBYAML = False
+
+PathTuple = tuple[str | int, ...]
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null")}
+_INT_RE = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_FLOAT_RE = re.compile(r"[-+]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_MERGE_KEY = "<<"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded meetings file: plain values plus the source position of every value and key."""
+
+    path: str
+    sha256: str
+    root: dict[str, Any]
+    _values: dict[PathTuple, Position] = field(default_factory=dict, repr=False)
+    _keys: dict[PathTuple, Position] = field(default_factory=dict, repr=False)
+    # Paths whose value came from an alias or a merge key -> path of the anchored original.
+    _links: dict[PathTuple, PathTuple] = field(default_factory=dict, repr=False)
+
+    def position(self, path: Sequence[str | int]) -> Position | None:
+        """Where the value at ``path`` (e.g. ``("meetings", 2, "weekly_days")``) was written."""
+        return self._lookup(self._values, tuple(path))
+
+    def key_position(self, path: Sequence[str | int]) -> Position | None:
+        """Where the mapping key that ends ``path`` was written (for "unknown field" errors)."""
+        return self._lookup(self._keys, tuple(path))
+
+    def _lookup(self, index: dict[PathTuple, Position], path: PathTuple) -> Position | None:
+        for _ in range(MAX_DEPTH * 4):  # links can chain (alias of an alias); bounded for safety
+            found = index.get(path)
+            if found is not None:
+                return found
+            target = self._redirect(path)
+            if target is None:
+                return None
+            path = target
+        return None
+
+    def _redirect(self, path: PathTuple) -> PathTuple | None:
+        for cut in range(len(path), 0, -1):
+            target = self._links.get(path[:cut])
+            if target is not None:
+                return target + path[cut:]
+        return None
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    """``("meetings", 2, "weekly_days")`` -> ``meetings[2].weekly_days``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def plain_scalar(text: str) -> Any:
+    """The value of an unquoted, untagged scalar under this project's strict rules."""
+    if text in _NULLS:
+        return None
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if _INT_RE.fullmatch(text):
+        return int(text)
+    if _FLOAT_RE.fullmatch(text) and any(ch in text for ch in ".eE"):
+        return float(text)
+    return text
+
+
+def load_document(path: str | Path) -> Document:
+    """Read and parse a meetings file. Raises ``InputError`` with file:line:col diagnostics."""
+    name = str(path)
+    raw = _read_limited(Path(path), name)
+    text = _decode(raw, name)
+    if not text.strip():
+        raise InputError([_empty_file(name)])
+    root, builder = _build(text, name)
+    if root is None:
+        raise InputError([_empty_file(name)])
+    if not isinstance(root, dict):
+        found = "a list" if isinstance(root, list) else f"a single value ({_kind(root)})"
+        raise InputError([Diagnostic(
+            "error", name, 1, 1, "", f"the top level must be a mapping, not {found}",
+            "start the file with `meetings:` followed by a list of meetings",
+        )])
+    return Document(name, hashlib.sha256(raw).hexdigest(), root, builder.values, builder.keys, builder.links)
+
+
+def _error(name: str, line: int | None, col: int | None, message: str, hint: str = "") -> InputError:
+    return InputError([Diagnostic("error", name, line, col, "", message, hint)])
+
+
+def _empty_file(name: str) -> Diagnostic:
+    return Diagnostic("error", name, 1, 1, "", "the file is empty: start with `meetings:`",
+                      "add `meetings:` and a list of meetings below it")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "text"
+
+
+def _read_limited(path: Path, name: str) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # read one byte more to detect an oversized file
+    except FileNotFoundError:
+        raise _error(name, None, None, "file not found", "check the path, or pass -f FILE") from None
+    except OSError as exc:
+        raise _error(name, None, None, f"cannot read the file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise _error(name, None, None, "the file is larger than 5 MiB",
+                     "a meetings file this large is not supported: split it")
+    return raw
+
+
+def _decode(raw: bytes, name: str) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise _error(
+            name, line, exc.start - line_start + 1,
+            f"the file is not UTF-8 text: byte 0x{raw[exc.start]:02x} at byte offset {exc.start} "
+            f"(line {line}) is not valid UTF-8",
+            "save the file as UTF-8",
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not HAVE_LIBYAML and "\t" in text:  # pragma: no cover - pure-Python parser rejects tabbed JSON
+        text = _untab_json(text)
+    return text
+
+
+def _untab_json(text: str) -> str:  # pragma: no cover - only without libyaml
+    # JSON forbids raw tabs inside strings, so outside-string tabs can safely become spaces.
+    try:
+        json.loads(text)
+    except ValueError:
+        return text
+    return text.replace("\t", " ")
+
+
+def _build(text: str, name: str) -> tuple[Any, _Builder]:
+    builder = _Builder(name)
+    try:
+        builder.run(_events(text))
+    except yaml.MarkedYAMLError as exc:
+        raise InputError([*builder.errors, _syntax_diagnostic(exc, text, name)]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise _error(name, line, None, f"unacceptable character: {exc.reason}",
+                     "remove control characters from the file") from None
+    except yaml.YAMLError as exc:
+        raise _error(name, None, None, f"YAML error: {exc}") from None
+    if builder.errors:
+        raise InputError(builder.errors)
+    return builder.root, builder
+
+
+def _events(text: str) -> Iterator[Any]:
+    return yaml.parse(text, Loader=_Loader)
+
+
+def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, name: str) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    col = mark.column + 1 if mark else None
+    if mark is not None and _tab_indented(text, mark.line):
+        return Diagnostic("error", name, line, col, "", "a TAB is used for indentation",
+                          "use spaces to indent YAML, never tabs")
+    problem = exc.problem or "the YAML is not well formed"
+    message = f"YAML syntax error: {problem}"
+    if exc.context:
+        message += f" ({exc.context}"
+        if exc.context_mark is not None and exc.context_mark is not mark:
+            message += f" started on line {exc.context_mark.line + 1}"
+        message += ")"
+    return Diagnostic("error", name, line, col, "", message,
+                      "check indentation, colons and quotes on this line and the line before")
+
+
+def _tab_indented(text: str, line_index: int) -> bool:
+    lines = text.split("\n")
+    if not 0 <= line_index < len(lines):
+        return False
+    line = lines[line_index]
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    return "\t" in indent
+
+
+@dataclass
+class _Frame:
+    """A mapping or list being built."""
+
+    value: dict[str, Any] | list[Any]
+    path: PathTuple
+    anchor: str | None
+    alias_nodes_at_start: int
+    nodes_at_start: int
+    height: int = 1  # nesting height of this subtree, for alias depth checks
+    pending_key: str | None = None
+    key_line: int = 0
+    merges: list[tuple[PathTuple, dict[str, Any]]] = field(default_factory=list)
+    merge_key_pending: bool = False
+    first_line: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Anchored:
+    value: Any
+    path: PathTuple
+    nodes: int  # values inside, as expanded
+    height: int
+
+
+class _Builder:
+    """Turns parser events into plain values and position indexes, without recursion."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.root: Any = None
+        self.values: dict[PathTuple, Position] = {}
+        self.keys: dict[PathTuple, Position] = {}
+        self.links: dict[PathTuple, PathTuple] = {}
+        self.errors: list[Diagnostic] = []
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, _Anchored] = {}
+        self.open_anchors: set[str] = set()
+        self.nodes = 0
+        self.alias_nodes = 0
+        self.documents = 0
+
+    def pos(self, mark: Any) -> Position:
+        return Position(self.name, mark.line + 1, mark.column + 1)
+
+    def fail(self, mark: Any, message: str, hint: str = "") -> InputError:
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        return InputError([*self.errors, Diagnostic("error", self.name, line, col, "", message, hint)])
+
+    def run(self, events: Iterator[Any]) -> None:
+        for event in events:
+            if isinstance(event, ScalarEvent):
+                self.scalar(event)
+            elif isinstance(event, MappingStartEvent | SequenceStartEvent):
+                self.start(event)
+            elif isinstance(event, MappingEndEvent | SequenceEndEvent):
+                self.end()
+            elif isinstance(event, AliasEvent):
+                self.alias(event)
+            elif isinstance(event, DocumentStartEvent):
+                self.documents += 1
+                if self.documents > 1:
+                    raise self.fail(event.start_mark, "the file holds more than one YAML document",
+                                    "remove the `---` line: keep everything in one document")
+            elif isinstance(event, StreamEndEvent):
+                break
+
+    # -- where a new value goes -------------------------------------------------------------
+
+    def child_path(self) -> PathTuple | None:
+        """Path for the next value, or None when the next value is a mapping key."""
+        if not self.stack:
+            return ()
+        top = self.stack[-1]
+        if isinstance(top.value, list):
+            return (*top.path, len(top.value))
+        if top.pending_key is None and not top.merge_key_pending:
+            return None
+        return (*top.path, top.pending_key if top.pending_key is not None else _MERGE_KEY)
+
+    def place(self, value: Any, path: PathTuple, height: int) -> None:
+        if not self.stack:
+            self.root = value
+            return
+        top = self.stack[-1]
+        top.height = max(top.height, height + 1)
+        if isinstance(top.value, list):
+            top.value.append(value)
+            return
+        if top.merge_key_pending:
+            top.merge_key_pending = False
+            self.add_merge(top, value, path)
+            return
+        key = top.pending_key
+        top.pending_key = None
+        if key is not None and key not in top.first_line:
+            top.first_line[key] = top.key_line
+            top.value[key] = value
+
+    def add_merge(self, top: _Frame, value: Any, path: PathTuple) -> None:
+        sources = value if isinstance(value, list) else [value]
+        for index, source in enumerate(sources):
+            if not isinstance(source, dict):
+                pos = self.values.get(path)
+                raise self.fail(None, "a merge key `<<` needs a mapping or a list of mappings",
+                                f"check line {pos.line if pos else '?'}")
+            source_path = (*path, index) if isinstance(value, list) else path
+            top.merges.append((self.links.get(source_path, source_path), source))
+
+    def take_key(self, text: str, mark: Any, plain: bool) -> None:
+        top = self.stack[-1]
+        assert isinstance(top.value, dict)
+        if plain and text == _MERGE_KEY:
+            top.merge_key_pending = True
+            return
+        first = top.first_line.get(text)
+        line = mark.line + 1
+        if first is not None:
+            self.errors.append(Diagnostic(
+                "error", self.name, line, mark.column + 1, format_path((*top.path, text)),
+                f"duplicate key `{text}` (first written on line {first})",
+                "remove one of them: YAML would silently keep only the last",
+            ))
+        top.pending_key = text
+        top.key_line = line
+        self.keys[(*top.path, text)] = self.pos(mark)
+
+    # -- events -----------------------------------------------------------------------------
+
+    def scalar(self, event: ScalarEvent) -> None:
+        path = self.child_path()
+        value = self.scalar_value(event)
+        if path is None:  # a mapping key: always its text as written
+            self.take_key(event.value, event.start_mark, event.tag is None and event.implicit[0])
+            return
+        self.nodes += 1
+        self.values[path] = self.pos(event.start_mark)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = _Anchored(value, path, 1, 0)
+        self.place(value, path, 0)
+
+    def scalar_value(self, event: ScalarEvent) -> Any:
+        tag, text = event.tag, event.value
+        if tag is None:
+            return plain_scalar(text) if event.implicit[0] else text
+        if tag == "!" or tag == _TAG + "str":
+            return text
+        if tag not in _SCALAR_TAGS:
+            self.tag_error(event)
+            return text
+        value = plain_scalar(text)
+        wanted = tag[len(_TAG):]
+        if wanted == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        ok = {"int": int, "float": float, "bool": bool, "null": type(None)}[wanted]
+        if not isinstance(value, ok) or (wanted == "int" and isinstance(value, bool)):
+            self.errors.append(Diagnostic(
+                "error", self.name, event.start_mark.line + 1, event.start_mark.column + 1, "",
+                f"`{text}` is not a valid !!{wanted} value", "remove the tag, or fix the value",
+            ))
+            return text
+        return value
+
+    def tag_error(self, event: Any) -> None:
+        self.errors.append(Diagnostic(
+            "error", self.name, event.start_mark.line + 1, event.start_mark.column + 1, "",
+            f"tags are not allowed here: `{event.tag}`",
+            "remove the tag; only plain values, lists and mappings are allowed",
+        ))
+
+    def start(self, event: MappingStartEvent | SequenceStartEvent) -> None:
+        path = self.child_path()
+        if path is None:
+            raise self.fail(event.start_mark, "a mapping key must be plain text, not a list or mapping")
+        is_map = isinstance(event, MappingStartEvent)
+        if event.tag not in (None, "!", _TAG + ("map" if is_map else "seq")):
+            self.tag_error(event)
+        if len(self.stack) + 1 > MAX_DEPTH:
+            raise self.fail(event.start_mark, f"the file is nested deeper than {MAX_DEPTH} levels",
+                            "meetings files need only a few levels: check the indentation")
+        self.nodes += 1
+        self.values[path] = self.pos(event.start_mark)
+        if event.anchor is not None:
+            self.open_anchors.add(event.anchor)
+        self.stack.append(_Frame({} if is_map else [], path, event.anchor, self.alias_nodes, self.nodes))
+
+    def end(self) -> None:
+        frame = self.stack.pop()
+        if isinstance(frame.value, dict):
+            self.apply_merges(frame)
+        if frame.anchor is not None:
+            self.open_anchors.discard(frame.anchor)
+            nodes = self.nodes - frame.nodes_at_start + 1 + (self.alias_nodes - frame.alias_nodes_at_start)
+            self.anchors[frame.anchor] = _Anchored(frame.value, frame.path, nodes, frame.height)
+        self.place(frame.value, frame.path, frame.height)
+
+    def apply_merges(self, frame: _Frame) -> None:
+        assert isinstance(frame.value, dict)
+        for source_path, source in frame.merges:
+            for key, value in source.items():
+                if key in frame.value:
+                    continue  # explicit keys, and earlier merges, win
+                frame.value[key] = copy.deepcopy(value)
+                self.links[(*frame.path, key)] = (*source_path, key)
+
+    def alias(self, event: AliasEvent) -> None:
+        name = event.anchor
+        if name in self.open_anchors:
+            raise self.fail(event.start_mark, f"alias *{name} refers to a collection that contains it",
+                            "an alias cannot point at its own parent")
+        anchored = self.anchors.get(name)
+        if anchored is None:
+            raise self.fail(event.start_mark, f"alias *{name} has no matching anchor &{name} before it")
+        path = self.child_path()
+        if path is None:
+            if not isinstance(anchored.value, str):
+                raise self.fail(event.start_mark, "a mapping key must be plain text, not a list or mapping")
+            self.take_key(anchored.value, event.start_mark, False)
+            return
+        self.alias_nodes += anchored.nodes
+        if self.alias_nodes > MAX_ALIAS_NODES:
+            raise self.fail(event.start_mark,
+                            f"aliases expand to more than {MAX_ALIAS_NODES:,} values",
+                            "this looks like an alias bomb; write the values out instead")
+        if len(self.stack) + anchored.height > MAX_DEPTH:
+            raise self.fail(event.start_mark, f"the file is nested deeper than {MAX_DEPTH} levels",
+                            "the alias expands below too many levels")
+        self.values[path] = self.pos(event.start_mark)
+        self.links[path] = anchored.path
+        self.place(copy.deepcopy(anchored.value), path, anchored.height)

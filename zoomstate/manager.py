@@ -1,0 +1,199 @@
+"""Ties the stages together for the commands: load -> validate -> refresh -> plan -> apply -> state -> CSV.
+
+Owns the side-effect edges' lifetimes (the Zoom client, the in-process sandbox, the state lock) so that
+the stages themselves stay single-purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zoomstate.apply import Applier, ApplyResult, Outcome
+from zoomstate.clock import Clock, SystemClock
+from zoomstate.desired import load_desired
+from zoomstate.export import write_csv
+from zoomstate.model import DesiredConfig, LiveSnapshot
+from zoomstate.plan import Plan, PlanError, build_plan
+from zoomstate.refresh import refresh, verify_hosts
+from zoomstate.state import State, StateError, StateStore
+from zoomstate.zoom import DEFAULT_API_URL, DEFAULT_OAUTH_URL, ZoomClient, credentials_from_env
+
+SANDBOX_DIR = Path("state") / "sandbox"
+
+
+class SetupError(Exception):
+    """Missing credentials or a bad combination of options: the user must change something."""
+
+
+@dataclass
+class Options:
+    meetings_path: Path
+    state_path: Path | None = None  # default: state/zoomstate.json beside the meetings file
+    sandbox: bool = False
+    zoom_plan: str = "pro"
+    parallelism: int = 8
+    verbose: bool = False
+    targets: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Session:
+    """Everything one command works with, resolved."""
+
+    desired: DesiredConfig
+    store: StateStore
+    state: State
+    csv_path: Path
+    client: ZoomClient | None
+    account_id: str | None
+
+
+class Manager:
+    def __init__(self, options: Options, *, environ: Mapping[str, str] | None = None,
+                 clock: Clock | None = None):
+        self.options = options
+        self.environ = dict(os.environ if environ is None else environ)
+        self.clock = clock or SystemClock()
+
+    # ------------------------------------------------------------------------------------------ paths
+
+    @property
+    def base_dir(self) -> Path:
+        return self.options.meetings_path.resolve().parent
+
+    @property
+    def state_path(self) -> Path:
+        if self.options.state_path is not None:
+            return self.options.state_path
+        folder = self.base_dir / (SANDBOX_DIR if self.options.sandbox else Path("state"))
+        return folder / "zoomstate.json"
+
+    def csv_path(self, desired: DesiredConfig) -> Path:
+        path = Path(desired.output_file)
+        if self.options.sandbox:
+            # A demo never writes over the real CSV.
+            return self.state_path.parent / path.name
+        return path
+
+    # ------------------------------------------------------------------------------------------ stages
+
+    def validate(self) -> DesiredConfig:
+        return load_desired(self.options.meetings_path, environ=self.environ, now=self.clock.now())
+
+    @contextmanager
+    def session(self, *, online: bool, operation: str, lock: bool) -> Iterator[Session]:
+        desired = self.validate()
+        store = StateStore(self.state_path)
+        with ExitStack() as stack:
+            if lock:
+                stack.enter_context(store.lock(operation))
+            state = store.load()
+            client, account_id = (stack.enter_context(self._client(desired)) if online else (None, None))
+            if account_id and state.account_id and state.account_id != account_id:
+                raise StateError(
+                    f"the state file {self.state_path} belongs to Zoom account {state.account_id}, but the "
+                    f"credentials are for account {account_id}: use the right --state or credentials")
+            yield Session(desired, store, state, self.csv_path(desired), client, account_id)
+
+    @contextmanager
+    def _client(self, desired: DesiredConfig) -> Iterator[tuple[ZoomClient, str]]:
+        if self.options.sandbox:
+            from zoomstate.sandbox import Sandbox  # only demos and tests need the server code
+
+            hosts = sorted({s.host_email for s in desired.meetings.values()})
+            sandbox_dir = self.state_path.parent
+            sandbox_dir.mkdir(parents=True, exist_ok=True)
+            with Sandbox(users=hosts, store_path=sandbox_dir / "zoom.json", plan=self.options.zoom_plan,
+                         auto_create_users=True, clock=self.clock) as sandbox:
+                from zoomstate.zoom import ZoomCredentials
+
+                creds = ZoomCredentials(sandbox.account_id, sandbox.client_id, sandbox.client_secret)
+                client = ZoomClient(creds, api_url=sandbox.api_url, oauth_url=sandbox.oauth_url,
+                                    plan=self.options.zoom_plan, clock=self.clock)
+                try:
+                    yield client, creds.account_id
+                finally:
+                    client.close()
+            return
+        creds = credentials_from_env(self.environ, desired.credentials or None)
+        if creds is None:
+            raise SetupError(
+                "no Zoom credentials: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET (from your "
+                "Server-to-Server OAuth app), or try the built-in sandbox with --sandbox")
+        client = ZoomClient(
+            creds,
+            api_url=self.environ.get("ZOOM_API_URL") or DEFAULT_API_URL,
+            oauth_url=self.environ.get("ZOOM_OAUTH_URL") or DEFAULT_OAUTH_URL,
+            plan=self.options.zoom_plan,
+            clock=self.clock,
+        )
+        try:
+            yield client, creds.account_id
+        finally:
+            client.close()
+
+    def make_plan(self, session: Session, *, refresh_live: bool = True) -> Plan:
+        warnings: list[str] = []
+        if refresh_live and session.client is not None:
+            if self.options.verbose:
+                warnings = verify_hosts(session.client, session.desired)
+            live = refresh(session.client, session.desired, session.state,
+                           parallelism=self.options.parallelism, targets=self.options.targets)
+        else:
+            live = LiveSnapshot(refreshed=False)
+        live.warnings.extend(warnings)
+        plan = build_plan(session.desired, session.state, live, self.clock.now(), targets=self.options.targets)
+        if session.account_id and plan.account_id is None:
+            plan.account_id = session.account_id
+        return plan
+
+    def apply(self, session: Session, plan: Plan, *, on_outcome=None) -> ApplyResult:
+        assert session.client is not None
+        if session.account_id and session.state.account_id is None:
+            session.state.account_id = session.account_id
+        applier = Applier(session.client, session.store, session.state, session.desired, clock=self.clock,
+                          parallelism=self.options.parallelism, on_outcome=on_outcome)
+        try:
+            result = applier.apply(plan)
+        finally:
+            if plan.has_changes or not session.csv_path.exists():
+                write_csv(session.state, session.csv_path)
+        return result
+
+    def export(self, session: Session) -> Path:
+        return write_csv(session.state, session.csv_path)
+
+
+def check_plan_file(plan: Plan, session: Session) -> None:
+    """Refuse a saved plan that no longer describes the world (Terraform's stale plan rule)."""
+    problems = []
+    if plan.desired_sha256 != session.desired.sha256:
+        problems.append("the meetings file changed since the plan was made")
+    if plan.lineage != session.state.lineage:
+        problems.append("the state file is a different one (lineage differs)")
+    elif plan.serial != session.state.serial:
+        problems.append(f"the state changed since the plan was made (serial {plan.serial} -> "
+                        f"{session.state.serial})")
+    if plan.account_id and session.account_id and plan.account_id != session.account_id:
+        problems.append("the plan was made for another Zoom account")
+    if problems:
+        raise PlanError("the saved plan is stale: " + "; ".join(problems) + ". Run `zoomstate plan --out FILE` "
+                        "again and apply the new plan")
+
+
+def load_plan_file(path: Path) -> Plan:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanError(f"{path}: no such plan file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PlanError(f"{path}: not a plan file ({exc}): make one with `zoomstate plan --out FILE`") from None
+    return Plan.from_json(data)
+
+
+__all__ = ["Manager", "Options", "Session", "SetupError", "check_plan_file", "load_plan_file", "Outcome"]

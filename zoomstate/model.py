@@ -1,0 +1,132 @@
+"""Domain types shared by every stage of the flow (load -> validate -> plan -> apply -> state -> CSV).
+
+Plain data only: no I/O and no Zoom calls here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+RecurrenceType = Literal["daily", "weekly", "monthly"]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a value was written: 1-based line and column."""
+
+    file: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding about the user's input, with where it is and what to do."""
+
+    severity: Severity
+    file: str
+    line: int | None
+    col: int | None
+    field: str  # e.g. "meetings[2].weekly_days" or "defaults.timezone"
+    message: str
+    hint: str = ""
+
+    def format(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.col is not None:
+                where += f":{self.col}"
+        text = f"{where}: {self.severity}: {self.field}: {self.message}" if self.field else (
+            f"{where}: {self.severity}: {self.message}"
+        )
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class InputError(Exception):
+    """Bad user input (meetings file, state file, plan file, flags). Carries every finding at once."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = [d for d in diagnostics if d.severity == "error"] or list(diagnostics)
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+
+@dataclass(frozen=True)
+class MeetingSpec:
+    """One desired recurring meeting, validated, with defaults applied and calendar defaults resolved.
+
+    ``weekly_days`` uses Zoom's digits (1 = Sunday ... 7 = Saturday), sorted, no duplicates.
+    Exactly one of ``end_date`` / ``occurrences`` is set. Exactly one monthly form is set for monthly.
+    """
+
+    key: str
+    host_email: str
+    topic: str
+    start_date: date
+    start_time: time
+    recurrence_type: RecurrenceType
+    timezone: str = "UTC"
+    duration: int = 60
+    agenda: str = ""
+    repeat_interval: int = 1
+    weekly_days: tuple[int, ...] | None = None
+    monthly_day: int | None = None
+    monthly_week: int | None = None  # -1 (last), 1..4
+    monthly_week_day: int | None = None  # 1..7, Sunday = 1
+    end_date: date | None = None
+    occurrences: int | None = None
+    enable_registration: bool = True
+    approval_type: int = 0
+    registration_type: int = 1
+    host_video: bool = True
+    participant_video: bool = True
+    join_before_host: bool = False
+    mute_upon_entry: bool = True
+    waiting_room: bool = True
+    watermark: bool = False
+    password: str | None = None
+    auto_recording: str = "none"
+    audio: str = "both"
+    meeting_authentication: bool = False
+    prevent_delete: bool = False
+    # Where the meeting and each of its fields were written (field name -> position).
+    position: Position | None = field(default=None, compare=False)
+    field_positions: Mapping[str, Position] = field(default_factory=dict, compare=False, repr=False)
+
+    def where(self, field_name: str) -> Position | None:
+        """Position of a field, falling back to the meeting itself."""
+        return self.field_positions.get(field_name, self.position)
+
+
+@dataclass(frozen=True)
+class DesiredConfig:
+    """The whole validated meetings file."""
+
+    path: str
+    sha256: str  # of the file's bytes, for plan staleness checks
+    output_file: str  # CSV path, relative paths resolved against the meetings file's folder
+    meetings: dict[str, MeetingSpec]  # key -> spec, in file order
+    warnings: list[Diagnostic] = field(default_factory=list)
+    # Seed-style credentials found in the file (zoom_api block); never printed or stored.
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class LiveSnapshot:
+    """What Zoom holds now, as far as the plan needs it (read by refresh, never written by the planner).
+
+    ``refreshed`` is False for ``plan --refresh=false``: the planner then trusts the state file alone.
+    """
+
+    refreshed: bool
+    meetings: dict[int, dict] = field(default_factory=dict)  # managed meeting id -> GET /meetings/{id} body
+    missing: set[int] = field(default_factory=set)  # managed ids Zoom reports gone (404 3001)
+    # desired key -> full GET bodies of unmanaged live meetings of the same host and topic (adopt, recover)
+    candidates: dict[str, list[dict]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)

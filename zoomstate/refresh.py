@@ -1,0 +1,121 @@
+"""Read what Zoom holds now: GET every managed meeting, list hosts only where adoption or recovery needs it.
+
+The one place besides apply that talks to Zoom. Produces a LiveSnapshot for the planner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+from zoomstate.model import DesiredConfig, Diagnostic, InputError, LiveSnapshot
+from zoomstate.state import State
+from zoomstate.zoom import MeetingNotFound, ScopeError, UserNotFound, ZoomClient
+
+MEETING_TYPE_RECURRING_FIXED = 8
+
+
+def refresh(
+    client: ZoomClient,
+    desired: DesiredConfig,
+    state: State,
+    *,
+    parallelism: int = 8,
+    targets: Iterable[str] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> LiveSnapshot:
+    """Fetch the live side of the plan. Unmanaged meetings are listed, never read in detail unless they
+    share host and topic with a desired meeting that is not managed yet."""
+    selected = set(targets) or None
+    live = LiveSnapshot(refreshed=True)
+
+    managed_ids = [m.meeting_id for k, m in state.meetings.items() if selected is None or k in selected]
+    # Desired keys that need a look at their host's meetings: not managed yet, or a create was interrupted.
+    unmanaged = {k: s for k, s in desired.meetings.items()
+                 if k not in state.meetings and (selected is None or k in selected)}
+    hosts = sorted({s.host_email for s in unmanaged.values()})
+
+    total = len(managed_ids) + len(hosts)
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total)
+
+    def get_managed(meeting_id: int) -> tuple[int, dict | None]:
+        try:
+            return meeting_id, client.get_meeting(meeting_id)
+        except MeetingNotFound:
+            return meeting_id, None
+
+    def list_host(host: str) -> tuple[str, list[dict] | None]:
+        try:
+            return host, client.list_meetings(host)
+        except UserNotFound:
+            return host, None
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        listed: dict[str, list[dict] | None] = {}
+        for host, items in pool.map(list_host, hosts):
+            listed[host] = items
+            tick()
+        for meeting_id, body in pool.map(get_managed, managed_ids):
+            if body is None:
+                live.missing.add(meeting_id)
+            else:
+                live.meetings[meeting_id] = body
+            tick()
+
+        missing_hosts = [h for h, items in listed.items() if items is None]
+        if missing_hosts:
+            raise InputError([_missing_host(desired, key, spec.host_email)
+                              for key, spec in unmanaged.items() if spec.host_email in missing_hosts])
+
+        claimed = set(state.by_meeting_id())
+        wanted: dict[str, list[int]] = {}
+        for key, spec in unmanaged.items():
+            topic = state.pending[key].topic if key in state.pending else spec.topic
+            wanted[key] = [
+                int(item["id"]) for item in listed.get(spec.host_email) or []
+                if item.get("type") == MEETING_TYPE_RECURRING_FIXED and item.get("topic") in (topic, spec.topic)
+                and int(item["id"]) not in claimed
+            ]
+        to_read = sorted({i for ids in wanted.values() for i in ids})
+        details = {mid: body for mid, body in pool.map(get_managed, to_read) if body is not None}
+        for key, ids in wanted.items():
+            live.candidates[key] = [details[i] for i in ids if i in details]
+    return live
+
+
+def _missing_host(desired: DesiredConfig, key: str, host: str) -> Diagnostic:
+    spec = desired.meetings[key]
+    pos = spec.where("host_email")
+    return Diagnostic(
+        "error", pos.file if pos else desired.path, pos.line if pos else None, pos.col if pos else None,
+        f"{key}.host_email",
+        f"Zoom has no user {host} in this account (code 1001)",
+        "check the address, or add the user to the Zoom account first",
+    )
+
+
+def verify_hosts(client: ZoomClient, desired: DesiredConfig) -> list[str]:
+    """GET /users/{email} for each host (verbose mode). Returns warnings; a missing user is bad input."""
+    warnings: list[str] = []
+    errors: list[Diagnostic] = []
+    first_key = {}
+    for key, spec in desired.meetings.items():
+        first_key.setdefault(spec.host_email, key)
+    for host, key in first_key.items():
+        try:
+            client.get_user(host)
+        except ScopeError:
+            warnings.append("Skipping user verification: token missing user read scope(s) "
+                            "(add user:read:user:admin to the Zoom app to verify hosts)")
+            break
+        except UserNotFound:
+            errors.append(_missing_host(desired, key, host))
+    if errors:
+        raise InputError(errors)
+    return warnings

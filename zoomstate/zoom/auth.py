@@ -1,0 +1,181 @@
+"""Server-to-Server OAuth: credentials, and a thread-safe cached access token (FACTS §1)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import requests
+
+from zoomstate.clock import Clock
+from zoomstate.zoom.errors import AuthError, TransportError, ZoomError, scrub
+from zoomstate.zoom.http import Answer, Backoff, Transport, zoom_code_message
+
+ENV_NAMES = ("ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID", "ZOOM_CLIENT_SECRET")
+FALLBACK_NAMES = ("account_id", "client_id", "client_secret")
+
+# Refresh this long before expiry; tokens shorter than twice this are refreshed at half-life.
+REFRESH_MARGIN = 300.0
+KEEP_TOKENS = 8  # recent tokens remembered only to scrub them from messages
+
+_HINTS = {
+    "invalid_client": (
+        "Zoom rejected the client id or client secret: check ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET "
+        "against the app's credentials in the Zoom Marketplace"
+    ),
+    "unsupported_grant_type": (
+        "the app must be a Server-to-Server OAuth app (account_credentials grant): create one in the "
+        "Zoom Marketplace and use its Account ID, Client ID and Client Secret"
+    ),
+    "invalid_request": (
+        "check ZOOM_ACCOUNT_ID: it must be the Account ID shown with the Server-to-Server OAuth app's "
+        "credentials"
+    ),
+}
+_SERVER_HINT = "Zoom's token endpoint failed; run again later"
+# Zoom's numeric OAuth error codes (FACTS §1) mapped to the OAuth error names above.
+_CODE_ERRORS = {4702: "invalid_client", 4704: "invalid_client", 4705: "unsupported_grant_type",
+                4706: "invalid_request"}
+
+
+@dataclass(frozen=True)
+class ZoomCredentials:
+    """Server-to-Server OAuth app credentials. repr/str never show the secret."""
+
+    account_id: str
+    client_id: str
+    client_secret: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        shown = f"ZoomCredentials(account_id={self.account_id!r}, client_id={self.client_id!r}"
+        return f"{shown}, client_secret=***)"
+
+    __str__ = __repr__
+
+
+def credentials_from_env(
+    environ: Mapping[str, str], fallback: Mapping[str, str] | None = None
+) -> ZoomCredentials | None:
+    """Credentials from ZOOM_ACCOUNT_ID / ZOOM_CLIENT_ID / ZOOM_CLIENT_SECRET, else from ``fallback``
+    (a seed-style zoom_api block); None when neither is complete."""
+    values = [(environ.get(name) or "").strip() for name in ENV_NAMES]
+    if all(values):
+        return ZoomCredentials(*values)
+    if fallback:
+        values = [str(fallback.get(name) or "").strip() for name in FALLBACK_NAMES]
+        if all(values):
+            return ZoomCredentials(*values)
+    return None
+
+
+def refresh_after(expires_in: float) -> float:
+    """Seconds after issue at which a token is renewed."""
+    if expires_in >= 2 * REFRESH_MARGIN:
+        return expires_in - REFRESH_MARGIN
+    return expires_in / 2
+
+
+class TokenProvider:
+    """Fetches and caches the S2S access token. One refresh at a time: other threads wait and reuse it."""
+
+    def __init__(
+        self,
+        creds: ZoomCredentials,
+        oauth_url: str,
+        transport: Transport,
+        clock: Clock,
+        backoff: Backoff,
+        max_attempts: int,
+    ):
+        self._creds = creds
+        self._oauth_url = oauth_url
+        self._transport = transport
+        self._clock = clock
+        self._backoff = backoff
+        self._max_attempts = max(1, max_attempts)
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._refresh_at = 0.0
+        self._issued: list[str] = []
+        self.operation = f"get an access token for Zoom account {creds.account_id}"
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or self._clock.monotonic() >= self._refresh_at:
+                self._fetch()
+            assert self._token is not None
+            return self._token
+
+    def invalidate(self, token: str) -> None:
+        """Drop the cached token if it is still ``token`` (another thread may have replaced it already)."""
+        with self._lock:
+            if self._token == token:
+                self._token = None
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in messages: the client secret and issued tokens."""
+        return (self._creds.client_secret, *self._issued)
+
+    def _fetch(self) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                answer = self._send(attempt)
+            except requests.RequestException as exc:
+                detail = scrub(f"{type(exc).__name__}: {exc}", self.secrets())
+                error = TransportError(f"token endpoint unreachable ({detail})", operation=self.operation)
+                self._wait_or_raise(attempt, error)
+                continue
+            if answer.ok:
+                self._accept(answer)
+                return
+            if answer.status >= 500 or answer.status == 429:
+                self._transport.stats.add("5xx" if answer.status >= 500 else "429")
+                self._wait_or_raise(attempt, self._error(answer))
+                continue
+            raise self._error(answer)
+
+    def _send(self, attempt: int) -> Answer:
+        return self._transport.send(
+            "token",
+            "POST",
+            self._oauth_url,
+            attempt=attempt,
+            params={"grant_type": "account_credentials", "account_id": self._creds.account_id},
+            auth=requests.auth.HTTPBasicAuth(self._creds.client_id, self._creds.client_secret),
+        )
+
+    def _wait_or_raise(self, attempt: int, error: ZoomError) -> None:
+        if attempt >= self._max_attempts:
+            raise error
+        self._transport.stats.add("retries")
+        self._clock.sleep(self._backoff.delay(attempt))
+
+    def _accept(self, answer: Answer) -> None:
+        body = answer.body if isinstance(answer.body, dict) else {}
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise AuthError("the token endpoint answered without an access_token", status=answer.status,
+                            operation=self.operation)
+        try:
+            expires_in = float(body.get("expires_in", 3600))
+        except (TypeError, ValueError):
+            expires_in = 3600.0
+        self._token = token
+        self._refresh_at = self._clock.monotonic() + refresh_after(expires_in)
+        self._issued = [*self._issued[-(KEEP_TOKENS - 1):], token]
+
+    def _error(self, answer: Answer) -> AuthError:
+        code, message = zoom_code_message(answer)
+        error = code if isinstance(code, str) else _CODE_ERRORS.get(code) if isinstance(code, int) else None
+        message = scrub(message, self.secrets())
+        return AuthError(
+            message,
+            error=error,
+            status=answer.status,
+            code=code,
+            operation=self.operation,
+            hint=_HINTS.get(error or "") if answer.status < 500 else _SERVER_HINT,
+        )

@@ -1,0 +1,410 @@
+"""HTTP layer: one requests.Session per thread, and the request loop (auth, pacing, retries, 429s).
+
+An own loop rather than urllib3's Retry: Zoom sends ISO-8601 dates in Retry-After, a daily limit must
+never be waited for, and a create must never be replayed once it may have reached Zoom.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+import urllib3.exceptions
+
+from zoomstate.clock import Clock
+from zoomstate.zoom.errors import (
+    AmbiguousCreateError,
+    AuthError,
+    DailyLimitError,
+    MeetingNotFound,
+    NotFoundError,
+    RateLimitError,
+    ScopeError,
+    TransportError,
+    UserNotFound,
+    ValidationFailed,
+    ZoomError,
+    scrub,
+)
+from zoomstate.zoom.pacing import Pacer
+
+DEFAULT_API_URL = "https://api.zoom.us/v2"
+DEFAULT_OAUTH_URL = "https://zoom.us/oauth/token"
+USER_AGENT = "zoomstate/0.1"
+
+log = logging.getLogger("zoomstate.zoom")
+
+# A Retry-After further away than this is a daily limit: never slept on.
+NEAR_RETRY_SECONDS = 60.0
+BACKOFF_BASE = 0.25
+STAT_KEYS = ("create", "get", "list", "update", "delete", "get_user", "token", "429", "retries", "5xx")
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass
+class Answer:
+    """One HTTP answer: status, headers, parsed JSON body (None when empty or not JSON)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: Any = None
+    content_type: str = ""
+    raw_text: str = ""  # first characters of a non-JSON body, for error messages
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class Stats:
+    """Thread-safe counters: requests by kind, 429 answers, retries, 5xx answers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter({key: 0 for key in STAT_KEYS})
+
+    def add(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[key] += n
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+@dataclass
+class Backoff:
+    """Bounded exponential backoff with full jitter: uniform(0, min(cap, base * 2**(n-1)))."""
+
+    rng: random.Random
+    cap: float = 8.0
+    base: float = BACKOFF_BASE
+
+    def delay(self, failures: int) -> float:
+        ceiling = min(self.cap, self.base * 2 ** max(failures - 1, 0))
+        return self.rng.uniform(0, ceiling)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
+    """Retry-After as an absolute UTC time: seconds, an HTTP date, or an ISO-8601 date (Zoom's form)."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return now + timedelta(seconds=max(float(text), 0.0))
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # Zoom's dates are UTC
+    return when.astimezone(UTC)
+
+
+def next_utc_midnight(now: datetime) -> datetime:
+    return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), datetime.min.time(), UTC)
+
+
+def is_loopback(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """Sets the bearer header explicitly, so a ~/.netrc entry can never replace it."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
+
+
+def not_sent(exc: requests.RequestException) -> bool:
+    """True when the request certainly never reached the server (refused, or no connection made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and exc.args:
+        inner = exc.args[0]
+        reason = getattr(inner, "reason", inner)
+        # NewConnectionError (refused, unreachable, DNS) is a ConnectTimeoutError in urllib3 2.
+        return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
+    return False
+
+
+class Transport:
+    """One requests.Session per thread (sessions are not thread-safe); one raw send with DEBUG logging."""
+
+    def __init__(self, timeout: float, stats: Stats, trust_env: bool = True):
+        self.timeout = timeout
+        self.stats = stats
+        self._trust_env = trust_env
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._sessions: list[requests.Session] = []
+
+    def session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = self._trust_env
+            session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def send(self, kind: str, method: str, url: str, *, attempt: int, **kwargs: Any) -> Answer:
+        """Send once. Raises requests exceptions on network failure; never logs headers or bodies."""
+        route = urlsplit(url).path
+        self.stats.add(kind)
+        try:
+            response = self.session().request(method, url, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            log.debug("%s %s -> %s (attempt %d)", method, route, type(exc).__name__, attempt)
+            raise
+        log.debug("%s %s -> %d (attempt %d)", method, route, response.status_code, attempt)
+        return to_answer(response)
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+        self._local = threading.local()
+
+
+def to_answer(response: requests.Response) -> Answer:
+    content_type = response.headers.get("Content-Type", "")
+    content = response.content or b""
+    answer = Answer(response.status_code, response.headers, content_type=content_type)
+    if content.strip():
+        try:
+            answer.body = json.loads(content)
+        except ValueError:
+            answer.raw_text = " ".join(content[:300].decode("utf-8", "replace").split())[:120]
+    return answer
+
+
+def zoom_code_message(answer: Answer) -> tuple[int | str | None, str]:
+    """Zoom's {code, message} (or the token endpoint's {error, reason}); a clear text for other bodies."""
+    body = answer.body
+    if isinstance(body, dict):
+        code = body.get("code", body.get("error"))
+        message = body.get("message") or body.get("reason") or body.get("error_description") or ""
+        return code, str(message)
+    if answer.raw_text:
+        kind = answer.content_type.split(";")[0] or "no content type"
+        return None, f"Zoom answered with a non-JSON body ({kind}): {answer.raw_text}"
+    if body is None:
+        return None, "Zoom answered with an empty body"
+    return None, f"Zoom answered with an unexpected JSON body ({type(body).__name__})"
+
+
+def api_error(answer: Answer, operation: str, secrets: Iterable[str] = ()) -> ZoomError:
+    """Map a failed API answer to the matching error class."""
+    code, message = zoom_code_message(answer)
+    message = scrub(message, secrets)
+    common: dict[str, Any] = {"status": answer.status, "code": code, "operation": operation}
+    if answer.status == 404:
+        if code == 1001:
+            return UserNotFound(message, **common)
+        if code == 3001:
+            return MeetingNotFound(message, **common)
+        return NotFoundError(message, **common)
+    if code in (4700, 4711) or "does not contain scopes" in message:
+        return ScopeError(message, **common)
+    if code == 300:
+        errors = answer.body.get("errors") if isinstance(answer.body, dict) else None
+        return ValidationFailed(message, errors=errors if isinstance(errors, list) else [], **common)
+    if answer.status == 401:
+        return AuthError(message, hint="Zoom refused the access token; check the app is activated", **common)
+    if answer.status >= 500:
+        return ZoomError(message, hint="Zoom had a server error; run again later", **common)
+    return ZoomError(message, **common)
+
+
+class TokenSource(Protocol):
+    def token(self) -> str: ...
+
+    def invalidate(self, token: str) -> None: ...
+
+    def secrets(self) -> tuple[str, ...]: ...
+
+
+@dataclass
+class Call:
+    """One logical API call, carried through its attempts."""
+
+    kind: str
+    method: str
+    path: str
+    operation: str
+    params: Mapping[str, Any] | None = None
+    body: Any = None
+    host: str | None = None
+    attempt: int = 0
+    failures: int = 0
+    refreshed: bool = False
+
+    @property
+    def may_duplicate(self) -> bool:
+        # POST is the only non-idempotent call here (create): a replay could make a second meeting.
+        return self.method == "POST"
+
+
+class _Retry(Exception):
+    """Internal: retry after ``wait`` seconds (``None``: the pacer already holds the wait)."""
+
+    def __init__(self, wait: float | None):
+        super().__init__()
+        self.wait = wait
+
+
+class RequestLoop:
+    """Sends API calls with auth, pacing and retries, and turns failures into ZoomError subclasses."""
+
+    def __init__(
+        self,
+        api_url: str,
+        transport: Transport,
+        auth: TokenSource,
+        pacer: Pacer,
+        clock: Clock,
+        backoff: Backoff,
+        max_attempts: int,
+    ):
+        self.api_url = api_url.rstrip("/")
+        self.transport = transport
+        self.auth = auth
+        self.pacer = pacer
+        self.clock = clock
+        self.backoff = backoff
+        self.max_attempts = max(1, max_attempts)
+
+    def call(self, call: Call) -> Answer:
+        while True:
+            call.attempt += 1
+            self.pacer.acquire(call.kind)
+            token = self.auth.token()
+            try:
+                answer = self._send(call, token)
+                return self._check(call, answer, token)
+            except _Retry as retry:
+                self.transport.stats.add("retries")
+                if retry.wait:
+                    self.clock.sleep(retry.wait)
+
+    def _send(self, call: Call, token: str) -> Answer:
+        try:
+            return self.transport.send(
+                call.kind,
+                call.method,
+                self.api_url + call.path,
+                attempt=call.attempt,
+                params=call.params,
+                json=call.body,
+                auth=BearerAuth(token),
+            )
+        except requests.RequestException as exc:
+            raise self._network_failure(call, exc) from None
+
+    def _network_failure(self, call: Call, exc: requests.RequestException) -> Exception:
+        detail = scrub(f"{type(exc).__name__}: {exc}", self.auth.secrets())
+        if call.may_duplicate and not not_sent(exc):
+            return AmbiguousCreateError(
+                f"no answer after the request was sent ({detail})", operation=call.operation, host=call.host
+            )
+        return self._retry_or(call, TransportError(f"network failure ({detail})", operation=call.operation))
+
+    def _retry_or(self, call: Call, error: ZoomError, wait: float | None = None) -> Exception:
+        """A retry signal while attempts remain, else ``error``."""
+        if call.attempt >= self.max_attempts:
+            return error
+        call.failures += 1
+        return _Retry(self.backoff.delay(call.failures) if wait is None else wait)
+
+    def _check(self, call: Call, answer: Answer, token: str) -> Answer:
+        if answer.ok:
+            self._note_quota(call, answer)
+            return answer
+        if answer.status == 401 and not call.refreshed:
+            # Expired or revoked token (code 124): fetch a new one once and replay.
+            call.refreshed = True
+            call.attempt -= 1
+            self.auth.invalidate(token)
+            raise _Retry(None)
+        if answer.status == 429:
+            raise self._rate_limited(call, answer)
+        if answer.status >= 500:
+            raise self._server_error(call, answer)
+        raise api_error(answer, call.operation, self.auth.secrets())
+
+    def _note_quota(self, call: Call, answer: Answer) -> None:
+        remaining = answer.headers.get("X-RateLimit-Remaining")
+        kind = (answer.headers.get("X-RateLimit-Type") or "").lower()
+        if remaining is not None and remaining.strip() == "0" and kind == "qps":
+            self.pacer.pause_until_next_second(call.kind)
+
+    def _rate_limited(self, call: Call, answer: Answer) -> Exception:
+        self.transport.stats.add("429")
+        now = self.clock.now()
+        code, message = zoom_code_message(answer)
+        message = scrub(message, self.auth.secrets())
+        retry_at = parse_retry_after(answer.headers.get("Retry-After"), now)
+        limit_type = (answer.headers.get("X-RateLimit-Type") or "").lower()
+        far = retry_at is not None and (retry_at - now).total_seconds() > NEAR_RETRY_SECONDS
+        if limit_type == "daily-limit" or "daily rate limit" in message.lower() or far:
+            return DailyLimitError(
+                message,
+                status=429,
+                code=code,
+                operation=call.operation,
+                host=call.host,
+                retry_after=retry_at or next_utc_midnight(now),
+            )
+        error = RateLimitError(message, status=429, code=code, operation=call.operation, retry_after=retry_at)
+        signal = self._retry_or(call, error)
+        if isinstance(signal, _Retry):
+            # Every thread of this client waits on the label, not only the one that was refused.
+            wait = (retry_at - now).total_seconds() if retry_at is not None else signal.wait or 0.0
+            self.pacer.pause(call.kind, wait)
+            signal.wait = None
+        return signal
+
+    def _server_error(self, call: Call, answer: Answer) -> Exception:
+        self.transport.stats.add("5xx")
+        error = api_error(answer, call.operation, self.auth.secrets())
+        if call.may_duplicate:
+            return AmbiguousCreateError(
+                error.message or f"HTTP {answer.status}",
+                status=answer.status,
+                code=error.code,
+                operation=call.operation,
+                host=call.host,
+            )
+        now = self.clock.now()
+        retry_at = parse_retry_after(answer.headers.get("Retry-After"), now)
+        wait = None
+        if retry_at is not None and (retry_at - now).total_seconds() <= NEAR_RETRY_SECONDS:
+            wait = max((retry_at - now).total_seconds(), 0.0)
+        return self._retry_or(call, error, wait)
+
