@@ -297,3 +297,33 @@ def test_shipped_meetings_file_is_valid(capsys, clock):
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "8 meeting(s)" in captured.out
+
+
+def test_every_field_set_then_plan_is_empty(tmp_path, run, sandbox):
+    everything = dict(
+        agenda="All the fields", duration=50, timezone="Europe/London", enable_registration=True, approval_type=1,
+        registration_type=2, host_video=False, participant_video=False, join_before_host=True,
+        mute_upon_entry=False, waiting_room=False, password="Ab1@_*-", watermark=True, auto_recording="local",
+        audio="voip", meeting_authentication=True, prevent_delete=True, repeat_interval=2,
+    )
+    path = write_meetings(tmp_path / "meetings.yaml", [
+        meeting("weekly-all", weekly_days="2,4,6", end_date="2027-05-28", occurrences=None, **everything),
+        meeting("monthly-day", "bob@example.com", recurrence_type="monthly", weekly_days=None, monthly_day=20,
+                **everything),
+        meeting("monthly-nth", "bob@example.com", recurrence_type="monthly", weekly_days=None, monthly_week=2,
+                monthly_week_day=3, **dict(everything, enable_registration=False, approval_type=None,
+                                           registration_type=None)),
+        meeting("daily-all", "carol@example.com", recurrence_type="daily", weekly_days=None, occurrences=30,
+                **dict(everything, repeat_interval=3)),
+    ], output_file="out/meetings.csv", default_password="Dflt123",
+        defaults={"timezone": "Asia/Kolkata", "duration": 30})
+    applied = run("apply", "-f", path, "--auto-approve")
+    assert applied.code == 0, applied.out + applied.err
+    assert len(read_csv(tmp_path / "out" / "meetings.csv")) == 4
+    plan = run("plan", "-f", path, "--detailed-exitcode")
+    assert plan.code == 0, plan.out
+    # and from the state file alone
+    assert run("plan", "-f", path, "--refresh=false", "--detailed-exitcode").code == 0
+    monthly = sandbox.meeting(_state(tmp_path).meetings["monthly-nth"].meeting_id)
+    assert monthly["recurrence"]["monthly_week"] == 2 and monthly["settings"]["approval_type"] == 2
+    assert monthly["password"] == "Ab1@_*-"

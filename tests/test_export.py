@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from tests.conftest import read_csv
 from zoomstate.export import SEED_COLUMNS, neutralise, render_csv, write_csv
 from zoomstate.state import ManagedMeeting, State
-from tests.conftest import read_csv
 
 
 def _state() -> State:

@@ -116,7 +116,8 @@ class Applier:
                 outcome = self._execute(change)
             except DailyLimitError as exc:
                 when = exc.retry_after.strftime("%Y-%m-%d %H:%M UTC") if exc.retry_after else "00:00 UTC"
-                reason = f"Zoom's daily create/update limit for {change.host_email} is used up; run apply again after {when}"
+                reason = (f"Zoom's daily create/update limit for {change.host_email} is used up; "
+                          f"run apply again after {when}")
                 self._exhausted_hosts[host] = reason
                 outcome = Outcome(change, "deferred", reason)
             except ZoomError as exc:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import rrule as rr
 
-from zoomstate.model import Diagnostic, MeetingSpec
+from zoomstate.model import Diagnostic, MeetingSpec, Severity
 
 ZOOM_OCCURRENCE_CAP = 50
 SERIES_LIMIT = 1000  # series() never returns more; keeps endless or huge rules cheap
@@ -272,10 +272,10 @@ def summary(spec: MeetingSpec, now: datetime) -> str:
 # --- checks -----------------------------------------------------------------------------------------------
 
 
-def _diag(spec: MeetingSpec, name: str, severity: str, message: str) -> Diagnostic:
+def _diag(spec: MeetingSpec, name: str, severity: Severity, message: str) -> Diagnostic:
     pos = spec.where(name)
     return Diagnostic(
-        severity=severity,  # type: ignore[arg-type]
+        severity=severity,
         file=pos.file if pos else "",
         line=pos.line if pos else None,
         col=pos.col if pos else None,

@@ -8,12 +8,13 @@ import logging
 import sys
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from zoomstate import __version__, render
 from zoomstate.apply import Outcome
 from zoomstate.clock import Clock
-from zoomstate.manager import Manager, Options, SetupError, check_plan_file, load_plan_file
+from zoomstate.manager import Manager, Options, Session, SetupError, check_plan_file, load_plan_file
 from zoomstate.model import InputError
 from zoomstate.plan import PlanError
 from zoomstate.state import ManagedMeeting, StateError, StateStore
@@ -28,7 +29,10 @@ EXAMPLES = {
     "apply": ("examples:\n  zoomstate apply --sandbox --auto-approve\n  zoomstate apply plan.json\n"
               "  zoomstate apply --auto-approve --parallelism 4"),
     "show": "examples:\n  zoomstate show\n  zoomstate show --sandbox --format json",
-    "import": "examples:\n  zoomstate import team-sync 87654321098",
+    "import": ("examples:\n  zoomstate import team-sync 87654321098\n"
+               "  zoomstate import --csv zoom_meetings_output.csv"),
+    "convert": "examples:\n  zoomstate convert my-meetings-config.json\n  zoomstate convert seed.json --out -",
+    "init": "examples:\n  zoomstate init\n  zoomstate init --out team/meetings.yaml",
 }
 
 
@@ -89,10 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, online=True)
     p.add_argument("--format", choices=("text", "json"), default="text")
 
-    p = command("import", "bring an existing Zoom meeting under management as KEY (nothing is created)")
+    p = command("import", "bring existing Zoom meetings under management (nothing is created)")
     _common(p, online=True)
-    p.add_argument("key")
-    p.add_argument("meeting_id", type=int)
+    p.add_argument("key", nargs="?", help="the meeting's key in the meetings file")
+    p.add_argument("meeting_id", nargs="?", type=int, help="the Zoom meeting id to manage as KEY")
+    p.add_argument("--csv", type=Path, metavar="FILE",
+                   help="import every meeting listed in the seed script's CSV output (matched by host and topic)")
+
+    p = command("convert", "write the meetings.yaml equivalent to a seed script JSON config")
+    p.add_argument("seed_config", type=Path)
+    p.add_argument("--out", default="meetings.yaml", help="where to write (default meetings.yaml; - for stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    p = command("init", "write a commented starter meetings.yaml")
+    p.add_argument("--out", default="meetings.yaml", help="where to write (default meetings.yaml)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     p = command("state", "work on the state file")
     state_sub = p.add_subparsers(dest="state_command", metavar="SUBCOMMAND")
@@ -168,6 +183,10 @@ def _dispatch(args: argparse.Namespace, out, err) -> int:
             err.print("usage: zoomstate sandbox serve [--port N] [--store FILE]")
             return EXIT_ERROR
         return run_serve(args)
+    if command == "convert":
+        return cmd_convert(args, out, err)
+    if command == "init":
+        return cmd_init(args, out, err)
     if command == "validate":
         return cmd_validate(args, out, err)
     if command == "plan":
@@ -191,6 +210,39 @@ def _dispatch(args: argparse.Namespace, out, err) -> int:
         out.print(f"wrote {path}")
         return EXIT_OK
     raise AssertionError(command)
+
+
+def _write_new(path_text: str, text: str, force: bool) -> Path | None:
+    if path_text == "-":
+        sys.stdout.write(text)
+        return None
+    path = Path(path_text)
+    if path.exists() and not force:
+        raise SetupError(f"{path} already exists: choose another --out, or add --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def cmd_convert(args, out, err) -> int:
+    from zoomstate.convert import convert_seed
+
+    text, notes = convert_seed(args.seed_config)
+    path = _write_new(args.out, text, args.force)
+    for note in notes:
+        err.print(f"note: {note}", markup=False)
+    if path is not None:
+        err.print(f"wrote {path}: check it with `zoomstate validate -f {path}`", markup=False)
+    return EXIT_OK
+
+
+def cmd_init(args, out, err) -> int:
+    from zoomstate.convert import starter
+
+    today = (args.clock.now() if args.clock else datetime.now(UTC)).date()
+    path = _write_new(args.out, starter(today), args.force)
+    out.print(f"wrote {path}: edit the hosts and meetings, then run `zoomstate plan --sandbox`", markup=False)
+    return EXIT_OK
 
 
 def cmd_validate(args, out, err) -> int:
@@ -328,38 +380,93 @@ def cmd_show(args, out) -> int:
 
 
 def cmd_import(args, out) -> int:
-    from zoomstate.payload import managed_view, outputs_of
-
+    if args.csv is not None:
+        return cmd_import_csv(args, out)
+    if args.key is None or args.meeting_id is None:
+        raise SetupError("import needs KEY and MEETING_ID, or --csv FILE")
     manager = _manager(args)
     with manager.session(online=True, operation="import", lock=True) as session:
-        spec = session.desired.meetings.get(args.key)
-        if spec is None:
-            raise PlanError(f"no meeting with key {args.key!r} in {session.desired.path}: add it there first, "
-                            "then import the Zoom meeting as that key")
-        if args.key in session.state.meetings:
-            raise PlanError(f"{args.key} is already managed (meeting {session.state.meetings[args.key].meeting_id});"
-                            f" run `zoomstate state rm {args.key}` first to import another meeting as it")
-        taken = session.state.by_meeting_id()
-        if args.meeting_id in taken:
-            raise PlanError(f"meeting {args.meeting_id} is already managed as {taken[args.meeting_id]}")
-        assert session.client is not None
-        meeting = session.client.get_meeting(args.meeting_id)
-        host = str(meeting.get("host_email") or spec.host_email)
-        if host.lower() != spec.host_email.lower():
-            raise PlanError(f"meeting {args.meeting_id} is hosted by {host}, but {args.key} says host_email "
-                            f"{spec.host_email}: fix the meetings file or import another meeting")
-        view = managed_view(spec)
-        view["prevent_delete"] = spec.prevent_delete
-        if session.account_id and session.state.account_id is None:
-            session.state.account_id = session.account_id
-        session.state.meetings[args.key] = ManagedMeeting(
-            key=args.key, meeting_id=args.meeting_id, host_email=spec.host_email, topic=spec.topic,
-            created_at=str(meeting.get("created_at", "")), managed=view, outputs=outputs_of(meeting), adopted=True,
-            updated_at=manager.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
-        session.store.save(session.state)
+        _import_one(manager, session, args.key, args.meeting_id)
         manager.export(session)
     out.print(f"Imported meeting {args.meeting_id} as {args.key}. Run `zoomstate plan` to see any differences.")
     return EXIT_OK
+
+
+def cmd_import_csv(args, out) -> int:
+    """Bring the meetings a seed-script run created under management, matched by host and topic."""
+    import csv
+
+    manager = _manager(args)
+    try:
+        with open(args.csv, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SetupError(f"{args.csv}: cannot read it as the seed script's CSV ({exc})") from None
+    if rows and not {"meeting_id", "host_email", "meeting_topic"} <= set(rows[0]):
+        raise SetupError(f"{args.csv}: expected the seed script's columns meeting_id, host_email, meeting_topic")
+    imported, skipped = 0, []
+    with manager.session(online=True, operation="import", lock=True) as session:
+        by_host_topic = {(s.host_email.lower(), s.topic): k for k, s in session.desired.meetings.items()}
+        for line, row in enumerate(rows, start=2):
+            key = by_host_topic.get((row["host_email"].strip().lower(), row["meeting_topic"]))
+            where = f"{args.csv}:{line}"
+            if key is None:
+                skipped.append(f"{where}: no meeting in {session.desired.path} has host {row['host_email']} and "
+                               f"topic {row['meeting_topic']!r}: add it, then import again")
+                continue
+            try:
+                meeting_id = int(row["meeting_id"])
+            except ValueError:
+                skipped.append(f"{where}: meeting_id {row['meeting_id']!r} is not a number")
+                continue
+            if key in session.state.meetings:
+                if session.state.meetings[key].meeting_id != meeting_id:
+                    skipped.append(f"{where}: {key} is already managed as meeting "
+                                   f"{session.state.meetings[key].meeting_id}")
+                continue
+            try:
+                _import_one(manager, session, key, meeting_id)
+            except (PlanError, ZoomError) as exc:
+                skipped.append(f"{where}: {exc}")
+                continue
+            imported += 1
+            out.print(f"Imported meeting {meeting_id} as {key}.", markup=False)
+        manager.export(session)
+    for note in skipped:
+        out.print(f"skipped {note}", markup=False)
+    out.print(f"{imported} meeting(s) imported, {len(skipped)} skipped. Run `zoomstate plan` next.")
+    return EXIT_OK if not skipped else EXIT_ERROR
+
+
+def _import_one(manager: Manager, session: Session, key: str, meeting_id: int) -> None:
+    """Record one live meeting as KEY, after checking it exists and has the host the file says."""
+    from zoomstate.payload import managed_view, outputs_of
+
+    spec = session.desired.meetings.get(key)
+    if spec is None:
+        raise PlanError(f"no meeting with key {key!r} in {session.desired.path}: add it there first, "
+                        "then import the Zoom meeting as that key")
+    if key in session.state.meetings:
+        raise PlanError(f"{key} is already managed (meeting {session.state.meetings[key].meeting_id}); "
+                        f"run `zoomstate state rm {key}` first to import another meeting as it")
+    taken = session.state.by_meeting_id()
+    if meeting_id in taken:
+        raise PlanError(f"meeting {meeting_id} is already managed as {taken[meeting_id]}")
+    assert session.client is not None
+    meeting = session.client.get_meeting(meeting_id)
+    host = str(meeting.get("host_email") or spec.host_email)
+    if host.lower() != spec.host_email.lower():
+        raise PlanError(f"meeting {meeting_id} is hosted by {host}, but {key} says host_email "
+                        f"{spec.host_email}: fix the meetings file or import another meeting")
+    view = managed_view(spec)
+    view["prevent_delete"] = spec.prevent_delete
+    if session.account_id and session.state.account_id is None:
+        session.state.account_id = session.account_id
+    session.state.meetings[key] = ManagedMeeting(
+        key=key, meeting_id=meeting_id, host_email=spec.host_email, topic=spec.topic,
+        created_at=str(meeting.get("created_at", "")), managed=view, outputs=outputs_of(meeting), adopted=True,
+        updated_at=manager.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
+    session.store.save(session.state)
 
 
 def cmd_state(args, out, err) -> int:

@@ -169,6 +169,11 @@ def _error(name: str, line: int | None, col: int | None, message: str, hint: str
     return InputError([Diagnostic("error", name, line, col, "", message, hint)])
 
 
+def _tag_text(tag: str) -> str:
+    """The tag as the user wrote it: ``tag:yaml.org,2002:binary`` -> ``!!binary``."""
+    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+
+
 def _empty_file(name: str) -> Diagnostic:
     return Diagnostic("error", name, 1, 1, "", "the file is empty: start with `meetings:`",
                       "add `meetings:` and a list of meetings below it")
@@ -247,6 +252,8 @@ def _events(text: str) -> Iterator[Any]:
 
 def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, name: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark is not None and "end of stream" in (exc.problem or ""):
+        mark = exc.context_mark  # an unclosed quote or bracket: point at where it was opened
     line = mark.line + 1 if mark else None
     col = mark.column + 1 if mark else None
     if mark is not None and _tab_indented(text, mark.line):
@@ -317,9 +324,17 @@ class _Builder:
     def pos(self, mark: Any) -> Position:
         return Position(self.name, mark.line + 1, mark.column + 1)
 
-    def fail(self, mark: Any, message: str, hint: str = "") -> InputError:
+    def here(self) -> str:
+        """Field path of the value being read (its mapping's path while a key is read)."""
+        path = self.child_path()
+        return format_path(path if path is not None else self.stack[-1].path)
+
+    def diagnostic(self, mark: Any, message: str, hint: str = "") -> Diagnostic:
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
-        return InputError([*self.errors, Diagnostic("error", self.name, line, col, "", message, hint)])
+        return Diagnostic("error", self.name, line, col, self.here(), message, hint)
+
+    def fail(self, mark: Any, message: str, hint: str = "") -> InputError:
+        return InputError([*self.errors, self.diagnostic(mark, message, hint)])
 
     def run(self, events: Iterator[Any]) -> None:
         for event in events:
@@ -376,8 +391,11 @@ class _Builder:
         for index, source in enumerate(sources):
             if not isinstance(source, dict):
                 pos = self.values.get(path)
-                raise self.fail(None, "a merge key `<<` needs a mapping or a list of mappings",
-                                f"check line {pos.line if pos else '?'}")
+                raise InputError([*self.errors, Diagnostic(
+                    "error", self.name, pos.line if pos else None, pos.col if pos else None,
+                    format_path(path), "a merge key `<<` needs a mapping or a list of mappings",
+                    "write `<<: *anchor` where the anchor names a mapping",
+                )])
             source_path = (*path, index) if isinstance(value, list) else path
             top.merges.append((self.links.get(source_path, source_path), source))
 
@@ -428,17 +446,16 @@ class _Builder:
             value = float(value)
         ok = {"int": int, "float": float, "bool": bool, "null": type(None)}[wanted]
         if not isinstance(value, ok) or (wanted == "int" and isinstance(value, bool)):
-            self.errors.append(Diagnostic(
-                "error", self.name, event.start_mark.line + 1, event.start_mark.column + 1, "",
-                f"`{text}` is not a valid !!{wanted} value", "remove the tag, or fix the value",
+            self.errors.append(self.diagnostic(
+                event.start_mark, f"`{text}` is not a valid !!{wanted} value",
+                "remove the tag, or fix the value",
             ))
             return text
         return value
 
     def tag_error(self, event: Any) -> None:
-        self.errors.append(Diagnostic(
-            "error", self.name, event.start_mark.line + 1, event.start_mark.column + 1, "",
-            f"tags are not allowed here: `{event.tag}`",
+        self.errors.append(self.diagnostic(
+            event.start_mark, f"tags are not allowed here: `{_tag_text(event.tag)}`",
             "remove the tag; only plain values, lists and mappings are allowed",
         ))
 

@@ -63,8 +63,12 @@ class ZoomClient:
 
     def get_user(self, user_id_or_email: str) -> dict:
         """GET /users/{id or email}. Raises UserNotFound (404 1001), ScopeError (400 4711/4700)."""
-        answer = self._call("get_user", "GET", f"/users/{_segment(user_id_or_email)}",
-                            operation=f"look up user {user_id_or_email}")
+        answer = self._call(
+            "get_user",
+            "GET",
+            f"/users/{_segment(user_id_or_email)}",
+            operation=f"look up user {user_id_or_email}",
+        )
         return self._object(answer, f"look up user {user_id_or_email}")
 
     # -- meetings ----------------------------------------------------------------------------------
@@ -75,8 +79,14 @@ class ZoomClient:
         Never replayed once it may have reached Zoom: raises AmbiguousCreateError instead.
         """
         operation = f"create meeting for {host_email}"
-        answer = self._call("create", "POST", f"/users/{_segment(host_email)}/meetings",
-                            operation=operation, body=body, host=host_email)
+        answer = self._call(
+            "create",
+            "POST",
+            f"/users/{_segment(host_email)}/meetings",
+            operation=operation,
+            body=body,
+            host=host_email,
+        )
         return self._object(answer, operation)
 
     def get_meeting(self, meeting_id: int) -> dict:
@@ -116,14 +126,23 @@ class ZoomClient:
 
     def update_meeting(self, meeting_id: int, body: dict) -> None:
         """PATCH /meetings/{id} (204). Send ``recurrence`` whole: Zoom replaces it."""
-        self._call("update", "PATCH", f"/meetings/{_segment(meeting_id)}",
-                   operation=f"update meeting {meeting_id}", body=body)
+        self._call(
+            "update",
+            "PATCH",
+            f"/meetings/{_segment(meeting_id)}",
+            operation=f"update meeting {meeting_id}",
+            body=body,
+        )
 
     def delete_meeting(self, meeting_id: int) -> bool:
         """DELETE /meetings/{id}: True when deleted, False when already gone (404 3001)."""
         try:
-            self._call("delete", "DELETE", f"/meetings/{_segment(meeting_id)}",
-                       operation=f"delete meeting {meeting_id}")
+            self._call(
+                "delete",
+                "DELETE",
+                f"/meetings/{_segment(meeting_id)}",
+                operation=f"delete meeting {meeting_id}",
+            )
         except MeetingNotFound:
             return False
         return True
@@ -149,14 +168,26 @@ class ZoomClient:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _call(self, kind: str, method: str, path: str, *, operation: str, params: dict | None = None,
-              body: Any = None, host: str | None = None) -> Answer:
+    def _call(
+        self,
+        kind: str,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        params: dict | None = None,
+        body: Any = None,
+        host: str | None = None,
+    ) -> Answer:
         return self._loop.call(Call(kind, method, path, operation, params=params, body=body, host=host))
 
     @staticmethod
     def _object(answer: Answer, operation: str) -> dict:
         if not isinstance(answer.body, dict):
-            raise ZoomError(f"expected a JSON object, got HTTP {answer.status} with "
-                            f"{'no body' if answer.body is None else type(answer.body).__name__}",
-                            status=answer.status, operation=operation)
+            raise ZoomError(
+                f"expected a JSON object, got HTTP {answer.status} with "
+                f"{'no body' if answer.body is None else type(answer.body).__name__}",
+                status=answer.status,
+                operation=operation,
+            )
         return answer.body

@@ -35,8 +35,12 @@ _HINTS = {
 }
 _SERVER_HINT = "Zoom's token endpoint failed; run again later"
 # Zoom's numeric OAuth error codes (FACTS §1) mapped to the OAuth error names above.
-_CODE_ERRORS = {4702: "invalid_client", 4704: "invalid_client", 4705: "unsupported_grant_type",
-                4706: "invalid_request"}
+_CODE_ERRORS = {
+    4702: "invalid_client",
+    4704: "invalid_client",
+    4705: "unsupported_grant_type",
+    4706: "invalid_request",
+}
 
 
 @dataclass(frozen=True)
@@ -157,15 +161,18 @@ class TokenProvider:
         body = answer.body if isinstance(answer.body, dict) else {}
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
-            raise AuthError("the token endpoint answered without an access_token", status=answer.status,
-                            operation=self.operation)
+            raise AuthError(
+                "the token endpoint answered without an access_token",
+                status=answer.status,
+                operation=self.operation,
+            )
         try:
             expires_in = float(body.get("expires_in", 3600))
         except (TypeError, ValueError):
             expires_in = 3600.0
         self._token = token
         self._refresh_at = self._clock.monotonic() + refresh_after(expires_in)
-        self._issued = [*self._issued[-(KEEP_TOKENS - 1):], token]
+        self._issued = [*self._issued[-(KEEP_TOKENS - 1) :], token]
 
     def _error(self, answer: Answer) -> AuthError:
         code, message = zoom_code_message(answer)

@@ -102,7 +102,7 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     text = value.strip()
     try:
         return now + timedelta(seconds=max(float(text), 0.0))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or "inf"/"nan"
         pass
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
@@ -407,4 +407,3 @@ class RequestLoop:
         if retry_at is not None and (retry_at - now).total_seconds() <= NEAR_RETRY_SECONDS:
             wait = max((retry_at - now).total_seconds(), 0.0)
         return self._retry_or(call, error, wait)
-
