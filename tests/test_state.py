@@ -58,8 +58,11 @@ def test_second_save_keeps_backup_of_previous(tmp_path):
 
 
 def test_missing_file_gives_new_state(tmp_path):
-    state = StateStore(tmp_path / "none.json").load()
-    assert state.serial == 0 and state.meetings == {} and len(state.lineage) == 36
+    store = StateStore(tmp_path / "none.json")
+    state = store.load()
+    assert state.serial == 0 and state.meetings == {} and state.lineage == ""
+    store.save(state)
+    assert len(state.lineage) == 36 and store.load().lineage == state.lineage
 
 
 @pytest.mark.parametrize("content, words", [

@@ -40,6 +40,7 @@ from zoomstate.zoom import (
     credentials_from_env,
     parse_retry_after,
 )
+from zoomstate.zoom.http import MAX_TOKEN_REFRESHES
 from zoomstate.zoom.pacing import Pacer, TokenBucket, plan_rates
 
 NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
@@ -315,10 +316,7 @@ def test_credentials_from_env_prefers_environment_then_fallback():
     assert credentials_from_env(env, block) == ZoomCredentials("a", "c", "s")
     assert credentials_from_env({"ZOOM_ACCOUNT_ID": "a"}, block) == ZoomCredentials("fa", "fc", "fs")
     assert credentials_from_env({}, {"account_id": "fa", "client_id": "fc"}) is None
-    assert (
-        credentials_from_env({"ZOOM_ACCOUNT_ID": "a", "ZOOM_CLIENT_ID": "c", "ZOOM_CLIENT_SECRET": ""})
-        is None
-    )
+    assert credentials_from_env({"ZOOM_ACCOUNT_ID": "a", "ZOOM_CLIENT_ID": "c", "ZOOM_CLIENT_SECRET": ""}) is None
 
 
 def test_default_urls():
@@ -406,12 +404,15 @@ def test_expired_token_replays_a_create_too(stub: Stub, client: ZoomClient):
     assert [r.method for r in stub.api_requests] == ["POST", "POST"]
 
 
-def test_second_401_is_an_auth_error(stub: Stub, client: ZoomClient):
-    stub.api = [zoom_error(401, 124, "Invalid access token."), zoom_error(401, 124, "Invalid access token.")]
+def test_token_refused_again_and_again_is_an_auth_error(stub: Stub, client: ZoomClient):
+    # Each fresh token gets a replay (another thread's token may expire between refresh and replay),
+    # but a call whose fresh tokens keep being refused fails after MAX_TOKEN_REFRESHES of them.
+    refusals = MAX_TOKEN_REFRESHES + 1
+    stub.api = [zoom_error(401, 124, "Invalid access token.") for _ in range(refusals)]
     with pytest.raises(AuthError) as info:
         client.get_meeting(MEETING_ID)
-    assert len(stub.api_requests) == 2
-    assert len(stub.token_requests) == 2
+    assert len(stub.api_requests) == refusals
+    assert len(stub.token_requests) == refusals
     assert info.value.status == 401 and info.value.code == 124
     assert f"get meeting {MEETING_ID}" in str(info.value)
 
@@ -474,9 +475,7 @@ def test_qps_429_waits_until_a_near_iso_date(stub: Stub, client: ZoomClient, clo
 
 def test_qps_429_without_retry_after_backs_off_then_gives_up(stub: Stub, clock: FakeClock):
     zoom = make_client(stub, clock, max_attempts=3)
-    stub.fallback = lambda seen: Canned(
-        429, {"code": 429, "message": QPS_MESSAGE}, {"X-RateLimit-Type": "QPS"}
-    )
+    stub.fallback = lambda seen: Canned(429, {"code": 429, "message": QPS_MESSAGE}, {"X-RateLimit-Type": "QPS"})
     with pytest.raises(RateLimitError) as info:
         zoom.get_meeting(MEETING_ID)
     assert not isinstance(info.value, DailyLimitError)
@@ -522,9 +521,7 @@ def test_daily_limit_is_never_retried(
     assert HOST in str(error) and "retry after" in str(error)
 
 
-def test_quota_exhausted_header_pauses_label_until_next_second(
-    stub: Stub, client: ZoomClient, clock: FakeClock
-):
+def test_quota_exhausted_header_pauses_label_until_next_second(stub: Stub, client: ZoomClient, clock: FakeClock):
     stub.fallback = lambda seen: Canned(200, MEETING)
     client.get_meeting(MEETING_ID)  # warm the token cache
     stub.api = [Canned(200, MEETING, {"X-RateLimit-Type": "QPS", "X-RateLimit-Remaining": "0"})]
@@ -552,9 +549,7 @@ def test_5xx_on_get_is_retried_then_succeeds(stub: Stub, client: ZoomClient):
 
 def test_5xx_on_get_exhausted_raises(stub: Stub, clock: FakeClock):
     zoom = make_client(stub, clock, max_attempts=3)
-    stub.fallback = lambda seen: Canned(
-        500, b"<html><body>Internal error</body></html>", {"Content-Type": "text/html"}
-    )
+    stub.fallback = lambda seen: Canned(500, b"<html><body>Internal error</body></html>", {"Content-Type": "text/html"})
     with pytest.raises(ZoomError) as info:
         zoom.get_meeting(MEETING_ID)
     assert type(info.value) is ZoomError
@@ -627,9 +622,7 @@ def test_unknown_user_is_user_not_found(stub: Stub, client: ZoomClient):
 
 
 def test_missing_scope_is_scope_error(stub: Stub, client: ZoomClient):
-    stub.api = [
-        zoom_error(400, 4711, "Invalid access token, does not contain scopes:[user:read:user:admin].")
-    ]
+    stub.api = [zoom_error(400, 4711, "Invalid access token, does not contain scopes:[user:read:user:admin].")]
     with pytest.raises(ScopeError) as info:
         client.get_user(HOST)
     assert "user:read:user:admin" in str(info.value) and "Marketplace" in str(info.value)
@@ -800,9 +793,9 @@ def test_retry_after_forms():
     now = NOW
     assert parse_retry_after("2", now) == now + timedelta(seconds=2)
     assert parse_retry_after("2027-01-04T12:00:05Z", now) == now + timedelta(seconds=5)
-    assert parse_retry_after(
-        format_datetime(now + timedelta(seconds=9), usegmt=True), now
-    ) == now + timedelta(seconds=9)
+    assert parse_retry_after(format_datetime(now + timedelta(seconds=9), usegmt=True), now) == now + timedelta(
+        seconds=9
+    )
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after("inf", now) is None
     assert parse_retry_after(None, now) is None
@@ -829,9 +822,7 @@ def test_secrets_never_in_errors_or_logs(stub: Stub, clock: FakeClock, caplog: p
         with pytest.raises(ZoomError) as info:
             call()
         errors.append(info.value)
-    stub.token = [
-        Canned(400, {"reason": f"Invalid client_id or client_secret {SECRET}", "error": "invalid_client"})
-    ]
+    stub.token = [Canned(400, {"reason": f"Invalid client_id or client_secret {SECRET}", "error": "invalid_client"})]
     clock.advance(4000)
     with pytest.raises(AuthError) as auth_info:
         zoom.get_meeting(MEETING_ID)
@@ -927,4 +918,26 @@ def test_sandbox_faults_never_duplicate_and_reads_survive():
         assert sum(1 for r in posts if r.status == 201) == len(listed)
         stats = zoom.stats()
         assert stats["create"] >= 20
+        assert stats["429"] > 0 and stats["retries"] > 0  # the faults really happened
+        assert stats["token"] > 1  # expired tokens were replaced
+        zoom.close()
+
+
+@needs_sandbox
+@pytest.mark.parametrize(("kind", "count", "rate"), [("list", 60, 20), ("get", 90, 30)])
+def test_sandbox_pacing_stays_under_its_limits(kind: str, count: int, rate: int):
+    clock = FakeClock(NOW)
+    with Sandbox(users=["a@x.com"], clock=clock) as sb:
+        zoom = sandbox_client(sb, clock)
+        meeting_id = zoom.create_meeting("a@x.com", copy.deepcopy(CREATE_BODY))["id"]
+        start = clock.monotonic()
+        for _ in range(count):
+            if kind == "list":
+                zoom.list_meetings("a@x.com")
+            else:
+                zoom.get_meeting(meeting_id)
+        spent = elapsed(clock, start)
+        assert all(r.status != 429 for r in sb.requests)
+        assert zoom.stats()["429"] == 0
+        assert (count - rate) / rate <= spent <= count / rate * 1.05
         zoom.close()

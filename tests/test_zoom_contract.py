@@ -31,7 +31,7 @@ from tests.test_zoom_client import (
     zoom_error,
 )
 from zoomstate.clock import FakeClock
-from zoomstate.zoom import AmbiguousCreateError
+from zoomstate.zoom import AmbiguousCreateError, ZoomClient, ZoomCredentials
 
 OPERATIONS = ("meetingCreate", "meeting", "meetings", "meetingUpdate", "meetingDelete", "user")
 BODY_OPERATIONS = {"meetingCreate", "meetingUpdate"}
@@ -88,11 +88,7 @@ def operation_routes() -> dict[str, tuple[str, re.Pattern[str], dict[str, dict]]
 
 
 def operation_of(seen: Seen, routes: dict) -> str:
-    matches = [
-        op
-        for op, (method, pattern, _) in routes.items()
-        if method == seen.method and pattern.match(seen.path)
-    ]
+    matches = [op for op, (method, pattern, _) in routes.items() if method == seen.method and pattern.match(seen.path)]
     assert len(matches) == 1, f"{seen.method} {seen.path} matches {matches or 'no operation'} in the document"
     return matches[0]
 
@@ -226,3 +222,35 @@ def test_contract_catches_a_bad_body():
     bad = {**CREATE_BODY, "duration": "45 minutes", "recurrence": {"type": 2, "weekly_days": 2}}
     with pytest.raises(AssertionError, match="duration"):
         contract.validate_request("meetingCreate", bad)
+
+
+def _sandbox_class() -> Any:
+    try:
+        from zoomstate.sandbox import Sandbox
+    except ImportError:
+        return None
+    return Sandbox
+
+
+@pytest.mark.skipif(_sandbox_class() is None, reason="zoomstate.sandbox.Sandbox is not available")
+def test_bodies_sent_to_the_sandbox_match_the_document():
+    sandbox_class = _sandbox_class()
+    clock = FakeClock()
+    with sandbox_class(users=["a@x.com"], clock=clock) as sb:
+        creds = ZoomCredentials(sb.account_id, sb.client_id, sb.client_secret)
+        zoom = ZoomClient(creds, api_url=sb.api_url, oauth_url=sb.oauth_url, clock=clock)
+        ids = [zoom.create_meeting("a@x.com", copy.deepcopy(b))["id"] for b in [CREATE_BODY, *MORE_CREATE_BODIES]]
+        zoom.update_meeting(ids[0], copy.deepcopy(UPDATE_BODY))
+        zoom.list_meetings("a@x.com")
+        zoom.delete_meeting(ids[-1])
+        zoom.close()
+        records = [r for r in sb.requests if "oauth" not in r.route]
+    sent = {"POST": "meetingCreate", "PATCH": "meetingUpdate"}
+    checked = 0
+    for record in records:
+        if record.method in sent:
+            contract.validate_request(sent[record.method], record.body)
+            checked += 1
+        else:
+            assert record.body is None
+    assert checked == len(MORE_CREATE_BODIES) + 2

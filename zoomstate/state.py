@@ -117,7 +117,9 @@ class State:
 
     @classmethod
     def new(cls) -> State:
-        return cls(lineage=str(uuid.uuid4()))
+        """An empty state. Its lineage is given at the first save, so a plan made before any state file
+        existed still matches while there is none."""
+        return cls(lineage="")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -226,6 +228,8 @@ class StateStore:
     def save(self, state: State) -> None:
         """Bump the serial and write atomically; keep the previous file as .backup."""
         with self._save_lock:
+            if not state.lineage:
+                state.lineage = str(uuid.uuid4())
             state.serial += 1
             text = json.dumps(state.to_json(), indent=2, sort_keys=False) + "\n"
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -263,12 +263,16 @@ class Call:
     host: str | None = None
     attempt: int = 0
     failures: int = 0
-    refreshed: bool = False
+    refreshes: int = 0
 
     @property
     def may_duplicate(self) -> bool:
         # POST is the only non-idempotent call here (create): a replay could make a second meeting.
         return self.method == "POST"
+
+
+# Fresh tokens one call may fetch after 401s before the 401 is reported as an AuthError.
+MAX_TOKEN_REFRESHES = 3
 
 
 class _Retry(Exception):
@@ -346,9 +350,11 @@ class RequestLoop:
         if answer.ok:
             self._note_quota(call, answer)
             return answer
-        if answer.status == 401 and not call.refreshed:
-            # Expired or revoked token (code 124): fetch a new one once and replay.
-            call.refreshed = True
+        if answer.status == 401 and call.refreshes < MAX_TOKEN_REFRESHES:
+            # Expired or revoked token (code 124): fetch a new one and replay. More than once only because
+            # another thread's token may expire between our refresh and our replay; a token that keeps being
+            # refused is a real auth failure.
+            call.refreshes += 1
             call.attempt -= 1
             self.auth.invalidate(token)
             raise _Retry(None)
