@@ -362,7 +362,8 @@ def _warnings(spec: MeetingSpec, rule: Rule, starts: list[datetime], past: int,
                              f"no meeting in {_named_list(missing)} (no day {rule.monthly_day} there)"))
     changes = _dst_changes(upcoming)
     if changes:
-        out.append(_diag(spec, "timezone", "warning",
+        # Informational: nothing to fix, so a note rather than a warning (shown by validate and plan -v).
+        out.append(_diag(spec, "timezone", "note",
                          f"local time {_clock(spec.start_time)} is kept; in UTC it moves "
                          f"{_named_list(changes)}"))
     if spec.end_date is not None and starts[-1].date() < spec.end_date and len(starts) < SERIES_LIMIT:

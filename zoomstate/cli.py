@@ -266,8 +266,10 @@ def cmd_validate(args, out, err) -> int:
                           "warnings": [d.__dict__ for d in desired.warnings]}, indent=2))
     else:
         render.diagnostics_text(desired.warnings, err)
+        warnings = sum(1 for d in desired.warnings if d.severity == "warning")
+        notes = len(desired.warnings) - warnings
         out.print(f"{desired.path}: valid, {len(desired.meetings)} meeting(s)"
-                  + (f", {len(desired.warnings)} warning(s)" if desired.warnings else ""))
+                  + (f", {warnings} warning(s)" if warnings else "") + (f", {notes} note(s)" if notes else ""))
     return EXIT_OK
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Literal
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "note"]  # a note is information, nothing to fix
 RecurrenceType = Literal["daily", "weekly", "monthly"]
 
 
@@ -35,15 +35,14 @@ class Diagnostic:
     message: str
     hint: str = ""
 
-    def format(self) -> str:
+    def format(self, *, severity: bool = True) -> str:
         where = self.file
         if self.line is not None:
             where += f":{self.line}"
             if self.col is not None:
                 where += f":{self.col}"
-        text = f"{where}: {self.severity}: {self.field}: {self.message}" if self.field else (
-            f"{where}: {self.severity}: {self.message}"
-        )
+        label = f"{self.severity}: " if severity else ""
+        text = f"{where}: {label}{self.field}: {self.message}" if self.field else f"{where}: {label}{self.message}"
         if self.hint:
             text += f" ({self.hint})"
         return text

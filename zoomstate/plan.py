@@ -107,6 +107,7 @@ class Plan:
     created_at: str
     refreshed: bool = True
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # information only (e.g. DST changes)
     errors: list[str] = field(default_factory=list)
     managed_count: int = 0  # meetings in state when planned, for the safety threshold
 
@@ -160,6 +161,7 @@ class Plan:
             "refreshed": self.refreshed,
             "summary": self.summary,
             "warnings": self.warnings,
+            "notes": self.notes,
             "errors": self.errors,
             "changes": [c.to_json() for c in self.changes],
         }
@@ -185,6 +187,7 @@ class Plan:
                 created_at=data.get("created_at", ""),
                 refreshed=bool(data.get("refreshed", True)),
                 warnings=list(data.get("warnings", [])),
+                notes=list(data.get("notes", [])),
                 errors=list(data.get("errors", [])),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -286,7 +289,9 @@ def build_plan(
         account_id=state.account_id,
         created_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         refreshed=live.refreshed,
-        warnings=[d.format() for d in desired.warnings] + list(live.warnings),
+        warnings=[d.format(severity=False) for d in desired.warnings if d.severity == "warning"]
+        + list(live.warnings),
+        notes=[d.format(severity=False) for d in desired.warnings if d.severity == "note"],
         errors=errors,
         managed_count=len(state.meetings),
     )

@@ -54,6 +54,9 @@ def plan_text(plan: Plan, console: Console, *, show_unchanged: bool = False) -> 
     console.print(Text(f"zoomstate plan for {plan.desired_path} ({source})", style="bold"))
     for warning in plan.warnings:
         console.print(Text("warning: ", style="yellow bold") + Text(warning))
+    if show_unchanged:
+        for note in plan.notes:
+            console.print(Text("note: ", style="cyan") + Text(note))
     for error in plan.errors:
         console.print(Text("error: ", style="red bold") + Text(error))
     destructive = plan.destructive_changes
@@ -132,7 +135,7 @@ def result_text(result: ApplyResult, console: Console) -> None:
 
 def diagnostics_text(diagnostics: Iterable[Diagnostic], console: Console) -> None:
     for d in diagnostics:
-        style = "red bold" if d.severity == "error" else "yellow bold"
+        style = {"error": "red bold", "warning": "yellow bold"}.get(d.severity, "cyan")
         console.print(Text(d.format(), style=style if console.is_terminal else ""))
 
 
@@ -140,7 +143,7 @@ def github_annotations(diagnostics: Iterable[Diagnostic]) -> str:
     """GitHub Actions workflow commands, so a mistake shows on the diff line."""
     lines = []
     for d in diagnostics:
-        level = "error" if d.severity == "error" else "warning"
+        level = {"error": "error", "warning": "warning"}.get(d.severity, "notice")
         props = [f"file={d.file}"]
         if d.line is not None:
             props.append(f"line={d.line}")

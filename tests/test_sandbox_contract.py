@@ -1,0 +1,204 @@
+"""Contract tests: what the sandbox answers must match Zoom's published OpenAPI document, and the
+requests these tests send must be valid by it too. Also checks the contract helper itself."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from tests import contract
+from zoomstate.clock import FakeClock
+from zoomstate.sandbox import Sandbox
+
+NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
+HOST = "alice@example.com"
+
+CREATE_BODIES = {
+    "weekly": {
+        "topic": "Team Sync", "type": 8, "start_time": "2027-01-05T09:00:00", "timezone": "America/New_York",
+        "duration": 45, "agenda": "Planning",
+        "recurrence": {"type": 2, "weekly_days": "2,4", "repeat_interval": 1, "end_times": 10},
+        "settings": {"waiting_room": True, "join_before_host": True, "mute_upon_entry": True, "audio": "voip",
+                     "auto_recording": "cloud", "approval_type": 2},
+    },
+    "monthly-last-friday-with-registration": {
+        "topic": "Review", "type": 8, "start_time": "2027-01-05T18:00:00", "timezone": "Europe/Berlin",
+        "password": "a1@-_*", "tracking_fields": [{"field": "team", "value": "core"}],
+        "recurrence": {"type": 3, "monthly_week": -1, "monthly_week_day": 6, "end_date_time": "2027-06-30T21:59:00Z"},
+        "settings": {"approval_type": 0, "registration_type": 2, "alternative_hosts": "bob@example.com"},
+    },
+    "monthly-day-31": {
+        "topic": "Month end", "type": 8, "start_time": "2027-01-31T10:00:00Z", "timezone": "UTC",
+        "recurrence": {"type": 3, "monthly_day": 31, "repeat_interval": 1, "end_times": 6},
+    },
+    "daily": {
+        "topic": "Stand-up", "type": 8, "start_time": "2027-01-05T08:30:00", "timezone": "Asia/Tokyo",
+        "duration": 15, "recurrence": {"type": 1, "repeat_interval": 2, "end_date_time": "2027-02-01T14:59:00Z"},
+    },
+    "scheduled": {"topic": "One-off", "type": 2, "start_time": "2027-02-01T15:00:00Z", "duration": 30},
+    "no-fixed-time": {"topic": "Open room", "type": 3, "agenda": "x" * 300},
+}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+def sb(clock):
+    with Sandbox(users=[HOST], clock=clock, rate_limits=False) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def session(sb):
+    with requests.Session() as http:
+        token = http.post(sb.oauth_url, auth=(sb.client_id, sb.client_secret), timeout=5,
+                          params={"grant_type": "account_credentials", "account_id": sb.account_id}).json()
+        http.headers["Authorization"] = f"Bearer {token['access_token']}"
+        yield http
+
+
+# -------------------------------------------------------------------------------- sandbox answers
+
+
+@pytest.mark.parametrize("name", sorted(CREATE_BODIES))
+def test_create_and_get_match_the_spec(sb, session, name):
+    body = CREATE_BODIES[name]
+    contract.validate_request("meetingCreate", body)
+    created = session.post(f"{sb.api_url}/users/{HOST}/meetings", json=body, timeout=5)
+    assert created.status_code == 201, created.text
+    contract.validate_response("meetingCreate", 201, created.json())
+    meeting_id = created.json()["id"]
+    for params in ({}, {"show_previous_occurrences": "true"}):
+        got = session.get(f"{sb.api_url}/meetings/{meeting_id}", params=params, timeout=5)
+        assert got.status_code == 200
+        contract.validate_response("meeting", 200, got.json())
+
+
+def test_list_pages_match_the_spec(sb, session):
+    for name, body in CREATE_BODIES.items():
+        for n in range(3):
+            sb.create_out_of_band(HOST, {**body, "topic": f"{name} {n}"})
+    token, pages = "", 0
+    while True:
+        params = {"page_size": 5, **({"next_page_token": token} if token else {})}
+        page = session.get(f"{sb.api_url}/users/{HOST}/meetings", params=params, timeout=5)
+        assert page.status_code == 200
+        contract.validate_response("meetings", 200, page.json())
+        pages += 1
+        token = page.json()["next_page_token"]
+        if not token:
+            break
+    assert pages == 4  # 18 meetings, 5 a page
+
+
+def test_user_matches_the_spec(sb, session):
+    answer = session.get(f"{sb.api_url}/users/{HOST}", timeout=5)
+    assert answer.status_code == 200
+    contract.validate_response("user", 200, answer.json())
+
+
+def test_patch_and_delete_answer_204_without_a_body(sb, session):
+    meeting = session.post(f"{sb.api_url}/users/{HOST}/meetings", json=CREATE_BODIES["weekly"], timeout=5).json()
+    patch = {"topic": "Moved", "start_time": "2027-01-12T10:00:00", "timezone": "America/New_York",
+             "recurrence": {"type": 2, "weekly_days": "3,5", "end_times": 8}, "settings": {"watermark": True}}
+    contract.validate_request("meetingUpdate", patch)
+    patched = session.patch(f"{sb.api_url}/meetings/{meeting['id']}", json=patch, timeout=5)
+    assert patched.status_code == 204
+    contract.validate_response("meetingUpdate", 204, patched.content)
+    got = session.get(f"{sb.api_url}/meetings/{meeting['id']}", timeout=5).json()
+    contract.validate_response("meeting", 200, got)
+    deleted = session.delete(f"{sb.api_url}/meetings/{meeting['id']}", timeout=5)
+    assert deleted.status_code == 204
+    contract.validate_response("meetingDelete", 204, deleted.content)
+
+
+def test_error_bodies_have_zooms_shape(sb, session):
+    answers = [
+        session.get(f"{sb.api_url}/meetings/123", timeout=5),
+        session.get(f"{sb.api_url}/users/nobody@example.com", timeout=5),
+        session.post(f"{sb.api_url}/users/{HOST}/meetings", json={"type": 8, "recurrence": {}}, timeout=5),
+        session.post(f"{sb.api_url}/users/{HOST}/meetings", data=b"nope", timeout=5),
+        requests.get(f"{sb.api_url}/users/{HOST}", timeout=5),
+    ]
+    assert [a.status_code for a in answers] == [404, 404, 400, 400, 401]
+    for answer in answers:
+        contract.validate_error(answer.json())
+
+
+# ------------------------------------------------------------------------------ the helper itself
+
+
+def test_weekly_days_enum_is_removed_everywhere():
+    schemas = [contract.request_schema("meetingCreate"), contract.request_schema("meetingUpdate"),
+               contract.response_schema("meetingCreate", 201), contract.response_schema("meeting", 200)]
+    for schema in schemas:
+        weekly_days = schema["properties"]["recurrence"]["properties"]["weekly_days"]
+        assert weekly_days["type"] == "string" and "enum" not in weekly_days
+    contract.validate_request("meetingCreate", {"type": 8, "recurrence": {"type": 2, "weekly_days": "2,4"}})
+
+
+def test_schemas_are_plain_json_schema():
+    text = json.dumps([contract.request_schema("meetingCreate"), contract.response_schema("user", 200),
+                       contract.response_schema("meetings", 200)])
+    assert '"$ref"' not in text
+    for keyword in ('"example":', '"extensions":', '"x-enum-descriptions":', '"deprecated":'):
+        assert keyword not in text
+    # Copies: a caller changing one cannot poison the cache.
+    contract.request_schema("meetingCreate")["properties"].clear()
+    assert contract.request_schema("meetingCreate")["properties"]
+
+
+def test_violations_are_all_listed():
+    with pytest.raises(AssertionError) as caught:
+        contract.validate_request("meetingCreate", {"topic": 5, "type": 9, "recurrence": {"weekly_days": "2"},
+                                                    "settings": {"audio": "loud"}})
+    message = str(caught.value)
+    for where in ("topic", "type", "recurrence", "settings.audio"):
+        assert f"- {where}:" in message
+    with pytest.raises(AssertionError, match="start_time"):
+        contract.validate_response("meeting", 200, {"id": 1, "start_time": "2027-01-05T09:00:00"})
+    with pytest.raises(AssertionError, match="no body"):
+        contract.validate_response("meetingDelete", 204, {"unexpected": True})
+    with pytest.raises(AssertionError, match="not documented"):
+        contract.validate_response("meetingDelete", 418, None)
+    with pytest.raises(AssertionError, match="code"):
+        contract.validate_error({"message": "x"})
+
+
+def test_local_start_time_is_a_valid_request():
+    contract.validate_request("meetingCreate", {"start_time": "2027-01-05T09:00:00", "timezone": "UTC"})
+    with pytest.raises(AssertionError):
+        contract.validate_request("meetingCreate", {"start_time": "next tuesday"})
+
+
+def test_spec_is_loaded_once():
+    assert contract.load_spec() is contract.load_spec()
+
+
+def test_missing_spec_skips_locally_and_fails_in_ci(monkeypatch, tmp_path):
+    monkeypatch.setenv("ZOOMSTATE_SHARED_DIR", str(tmp_path))
+    assert not contract.spec_available()
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="contract tests need the shared folder"):
+        contract.require_spec()
+    monkeypatch.setenv("CI", "0")
+    with pytest.raises(pytest.skip.Exception):
+        contract.request_schema("meetingCreate")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception):
+        contract.require_spec()
+
+
+def test_shared_dir_can_be_pointed_elsewhere(monkeypatch, tmp_path):
+    real = contract.spec_path()
+    (tmp_path / "zoom-api").mkdir()
+    (tmp_path / "zoom-api" / contract.SPEC_NAME).write_bytes(real.read_bytes())
+    monkeypatch.setenv("ZOOMSTATE_SHARED_DIR", str(tmp_path))
+    assert contract.spec_path() == tmp_path / "zoom-api" / contract.SPEC_NAME
+    assert contract.load_spec()["openapi"].startswith("3.")
