@@ -53,12 +53,32 @@ def clock() -> FakeClock:
     return FakeClock(TEST_NOW)
 
 
+CONTRACT_OPERATIONS = {"POST /users/{userId}/meetings": "meetingCreate", "PATCH /meetings/{meetingId}": "meetingUpdate"}
+
+
+def assert_requests_follow_contract(sandbox) -> int:
+    """Every create/update body zoomstate sent validates against Zoom's published request schema."""
+    from tests import contract
+
+    checked = 0
+    if not contract.spec_available() and not contract._ci():
+        return checked
+    for record in sandbox.requests:
+        operation = CONTRACT_OPERATIONS.get(record.route)
+        if operation and record.body is not None:
+            contract.validate_request(operation, record.body)
+            checked += 1
+    return checked
+
+
 @pytest.fixture
 def sandbox(clock):
+    """The sandbox Zoom for one test; on teardown, every request body it received is checked against the spec."""
     from zoomstate.sandbox import Sandbox
 
     with Sandbox(users=HOSTS, clock=clock) as sb:
         yield sb
+        assert_requests_follow_contract(sb)
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ _LOCAL_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 
 _lock = threading.Lock()
 _spec_cache: dict[Path, dict] = {}
-_schema_cache: dict[tuple[str, str, int | None], dict] = {}
+_schema_cache: dict[tuple[Path, str, str, int | None], dict] = {}
 
 
 # ----------------------------------------------------------------------------------------- locating
@@ -183,7 +183,8 @@ def _json_schema(content: dict | None, what: str) -> dict:
 
 def request_schema(operation_id: str) -> dict:
     """The resolved, cleaned JSON schema of an operation's application/json request body."""
-    key = ("request", operation_id, None)
+    require_spec()  # before the cache: a spec that went missing must still skip (or fail in CI)
+    key = (spec_path(), "request", operation_id, None)
     with _lock:
         cached = _schema_cache.get(key)
     if cached is None:
@@ -198,7 +199,8 @@ def request_schema(operation_id: str) -> dict:
 
 def response_schema(operation_id: str, status: int) -> dict:
     """The resolved, cleaned JSON schema of an operation's response for ``status``."""
-    key = ("response", operation_id, int(status))
+    require_spec()
+    key = (spec_path(), "response", operation_id, int(status))
     with _lock:
         cached = _schema_cache.get(key)
     if cached is None:

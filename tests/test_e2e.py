@@ -327,3 +327,17 @@ def test_every_field_set_then_plan_is_empty(tmp_path, run, sandbox):
     monthly = sandbox.meeting(_state(tmp_path).meetings["monthly-nth"].meeting_id)
     assert monthly["recurrence"]["monthly_week"] == 2 and monthly["settings"]["approval_type"] == 2
     assert monthly["password"] == "Ab1@_*-"
+
+
+def test_request_bodies_follow_zoom_contract(tmp_path, run, sandbox):
+    from tests.conftest import assert_requests_follow_contract
+    from tests.contract import require_spec
+
+    require_spec()
+    path = _three(tmp_path)
+    run("apply", "-f", path, "--auto-approve")
+    doc = yaml.safe_load(path.read_text())
+    doc["meetings"][2]["duration"] = 75
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    run("apply", "-f", path, "--auto-approve")
+    assert assert_requests_follow_contract(sandbox) == 4  # 3 creates + 1 update, each validated

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zoomstate.clock import FakeClock
 from zoomstate.sandbox import Faults, Sandbox, add_serve_arguments, run_serve
@@ -806,3 +808,104 @@ def test_token_ttl_and_midnight_helpers(clock):
         api = Api(sandbox)
         clock.advance(timedelta(seconds=61).total_seconds())
         assert api.call("GET", f"/users/{HOST}").json()["message"] == "Access token is expired."
+
+
+# ------------------------------------------------------------------ occurrences, cross-checked
+
+
+zones = st.sampled_from(["UTC", "America/New_York", "Europe/Berlin", "Australia/Sydney", "Asia/Kolkata"])
+
+
+@st.composite
+def rules(draw) -> dict:
+    kind = draw(st.sampled_from([1, 2, 3]))
+    rule: dict = {"type": kind, "repeat_interval": draw(st.integers(1, {1: 90, 2: 12, 3: 3}[kind]))}
+    if kind == 2:
+        days = draw(st.lists(st.integers(1, 7), min_size=1, max_size=7, unique=True))
+        rule["weekly_days"] = ",".join(map(str, days))
+    if kind == 3:
+        if draw(st.booleans()):
+            rule["monthly_day"] = draw(st.integers(1, 31))
+        else:
+            rule["monthly_week"] = draw(st.sampled_from([-1, 1, 2, 3, 4]))
+            rule["monthly_week_day"] = draw(st.integers(1, 7))
+    if draw(st.booleans()):
+        rule["end_times"] = draw(st.integers(1, 50))
+    else:
+        end = datetime(2027, 1, 1, tzinfo=UTC) + timedelta(days=draw(st.integers(0, 700)),
+                                                           minutes=draw(st.integers(0, 1439)))
+        rule["end_date_time"] = end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rule
+
+
+@settings(max_examples=150, deadline=None)
+@given(rule=rules(), zone=zones, day=st.integers(0, 400), minute=st.integers(0, 24 * 60 - 1))
+def test_occurrences_agree_with_rfc5545_rrule(rule, zone, day, minute):
+    """The day-by-day reference and dateutil's RFC 5545 engine must produce the same series."""
+    from zoneinfo import ZoneInfo
+
+    from dateutil import rrule as rr
+
+    from zoomstate.sandbox import recurrence
+
+    tz = ZoneInfo(zone)
+    local_start = datetime(2027, 1, 1) + timedelta(days=day, minutes=minute)
+    start = local_start.replace(tzinfo=tz)
+    freq = {1: rr.DAILY, 2: rr.WEEKLY, 3: rr.MONTHLY}[rule["type"]]
+    options: dict = {"dtstart": local_start, "interval": rule["repeat_interval"], "wkst": rr.SU}
+    if rule["type"] == 2:
+        options["byweekday"] = [(int(d) + 5) % 7 for d in rule["weekly_days"].split(",")]  # 1 = Sunday -> SU
+    if "monthly_day" in rule:
+        options["bymonthday"] = rule["monthly_day"]
+    if "monthly_week" in rule:
+        weekday = rr.weekday((rule["monthly_week_day"] + 5) % 7)
+        options["byweekday"] = weekday(rule["monthly_week"])
+    expected = []
+    end_at = datetime.fromisoformat(rule["end_date_time"].replace("Z", "+00:00")) if "end_date_time" in rule else None
+    limit = min(rule.get("end_times", 50), 50)
+    for naive in rr.rrule(freq, **options):
+        moment = naive.replace(tzinfo=tz).astimezone(UTC)
+        if (end_at is not None and moment > end_at) or len(expected) == limit:
+            break
+        if moment >= start:
+            expected.append(moment)
+    assert recurrence.occurrence_starts(start, zone, rule) == expected
+
+
+def test_concurrent_creates_never_overshoot_the_daily_limit(clock):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Sandbox(users=[HOST], clock=clock, rate_limits=False, daily_limit=50) as sandbox:
+        token = Api(sandbox).token
+
+        def create(n: int) -> int:
+            answer = requests.post(f"{sandbox.api_url}/users/{HOST}/meetings", timeout=5,
+                                   json=weekly_body(topic=f"T{n}"), headers={"Authorization": f"Bearer {token}"})
+            return answer.status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(create, range(80)))
+        assert statuses.count(201) == 50 and statuses.count(429) == 30
+        assert len(sandbox.meetings()) == 50
+        assert len({m["id"] for m in sandbox.meetings()}) == 50
+
+
+def test_every_api_response_carries_rate_limit_headers(sb, api):
+    meeting = api.created(weekly_body())
+    answers = [
+        api.call("GET", f"/meetings/{meeting['id']}"),
+        api.call("PATCH", f"/meetings/{meeting['id']}", json={"topic": "x"}),
+        api.call("GET", "/meetings/1"),
+        api.create({"type": 9}),
+        api.call("GET", f"/users/{HOST}", token="bad"),
+        api.call("DELETE", f"/meetings/{meeting['id']}"),
+    ]
+    assert [a.status_code for a in answers] == [200, 204, 404, 400, 401, 204]
+    for answer in answers:
+        for header in ("X-RateLimit-Category", "X-RateLimit-Type", "X-RateLimit-Limit", "X-RateLimit-Remaining"):
+            assert header in answer.headers
+    assert answers[0].headers["X-RateLimit-Type"] == "QPS" and answers[0].headers["X-RateLimit-Limit"] == "30"
+    assert answers[1].headers["X-RateLimit-Type"] == "Daily-limit"
+    assert answers[1].headers["X-RateLimit-Remaining"] == "98"  # one create, one update
+    sb.set_faults(rate_5xx=1.0)
+    assert "X-RateLimit-Category" in api.call("GET", f"/users/{HOST}").headers

@@ -7,6 +7,7 @@ A wall time that falls in a DST gap resolves the way ``zoneinfo`` does with ``fo
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -86,15 +87,22 @@ def _local(naive: Iterable[datetime], tz: ZoneInfo) -> Iterator[datetime]:
 
 def series(spec: MeetingSpec) -> list[datetime]:
     """Every occurrence of the whole series as the YAML says it (aware, in spec.timezone), at most 1,000."""
+    return list(_series(spec))
+
+
+# A plan asks for the same series several times (checks, preview, summary, Zoom body, managed view);
+# MeetingSpec is frozen and hashable, so computing each once keeps large plans fast.
+@functools.lru_cache(maxsize=32_768)
+def _series(spec: MeetingSpec) -> tuple[datetime, ...]:
     if spec.end_date is None and spec.occurrences is not None and spec.occurrences <= 0:
-        return []
+        return ()
     tz = ZoneInfo(spec.timezone)
     dtstart = datetime.combine(spec.start_date, spec.start_time.replace(tzinfo=None))
     # end_date is inclusive on the local calendar: any occurrence on that day counts.
     until = datetime.combine(spec.end_date, time.max) if spec.end_date is not None else None
     count = spec.occurrences if spec.end_date is None else None
     rule = _rrule(rule_of(spec), dtstart, until, count)
-    return list(itertools.islice(_local(rule, tz), SERIES_LIMIT))
+    return tuple(itertools.islice(_local(rule, tz), SERIES_LIMIT))
 
 
 @dataclass(frozen=True)

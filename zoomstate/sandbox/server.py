@@ -122,7 +122,15 @@ def _oauth_error(reason: str, error: str, status: int = 400) -> Reply:
 
 
 class Sandbox:
-    """A local Zoom account and API. See the package docstring for the whole interface."""
+    """A local Zoom account and its API on 127.0.0.1.
+
+    ``users`` are the host emails that exist (others answer 404 code 1001 unless ``auto_create_users``).
+    ``plan`` picks the per-second limits (free, pro, business); ``daily_limit`` is the creates+updates
+    per host and UTC day. ``clock`` drives token expiry, the daily limit, "now" for past start times and
+    upcoming occurrences, and (through ``monotonic()``) the per-second windows. With ``store_path``
+    the account is loaded at construction and saved after every write. ``seed`` fixes meeting ids and
+    the fault RNG; tokens are always unguessable.
+    """
 
     def __init__(
         self,
@@ -176,6 +184,7 @@ class Sandbox:
         server.sandbox = self
         self._server = server
         self._port = int(server.server_address[1])
+        # A short poll makes stop() quick; an idle wake-up every 10 ms costs nothing measurable.
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
                                         name="zoom-sandbox", daemon=True)
         self._thread.start()
@@ -332,7 +341,8 @@ class Sandbox:
                          {**Verdict(False, route.label, self.qps.limits[route.label], 0).headers(), **extra})
         if faults.chance(faults.rate_5xx) or (route.method == "GET" and faults.chance(faults.rate_5xx_reads)):
             status = faults.pick((500, 502, 503, 504))
-            return Reply(status, {"code": status, "message": "The server had an error. Try again later."})
+            return Reply(status, {"code": status, "message": "The server had an error. Try again later."},
+                         self.qps.peek(route.label).headers())
         verdict = self.qps.take(route.label)
         if not verdict.allowed:
             return Reply(429, {"code": 429, "message": QPS_MESSAGE}, {**verdict.headers(), "Retry-After": "1"})
