@@ -55,7 +55,10 @@ class ApplyResult:
 
 class CrashPoints:
     """Deterministic kill points for crash tests: ZOOMSTATE_CRASH_AT="after-create:2" SIGKILLs this
-    process the second time apply reaches that point. Off unless the variable is set."""
+    process the second time apply reaches that point. Off unless the variable is set.
+
+    Points: before-pending, before-create, after-create, after-save, before-update, after-update, before-delete,
+    after-delete (here), and during-csv (export.write_csv, once per CSV written)."""
 
     def __init__(self, spec: str | None):
         self._point, self._nth = None, 0
@@ -161,6 +164,9 @@ class Applier:
         body = self._payload(change)
         assert body is not None
         view = self._view(change)
+        earlier = self._interrupted_create(change, view)
+        if earlier is not None:
+            return earlier
         pending = PendingCreate(change.key, change.host_email, change.topic,
                                 {k: view.get(k) for k in ("topic", "timezone", "local_time", "recurrence")},
                                 self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -187,6 +193,18 @@ class Applier:
                 raise
         raise AssertionError("unreachable")
 
+    def _interrupted_create(self, change: Change, view: dict[str, Any]) -> dict[str, Any] | None:
+        """The meeting an earlier run's create may have made, when its pending record is still here.
+
+        The planner looks for these only for keys it does not manage yet; a replace, or a create again after a
+        meeting was deleted in Zoom, keeps the key managed, so the look happens here before a second POST.
+        """
+        with self._lock:
+            earlier = self.state.pending.get(change.key)
+        if earlier is None or earlier.host_email.lower() != change.host_email.lower():
+            return None
+        return self._recover(change, earlier, view)
+
     def _recover(self, change: Change, pending: PendingCreate, view: dict[str, Any]) -> dict[str, Any] | None:
         """After an ambiguous create: find the meeting Zoom may have made, so we never make a second one."""
         with self._lock:
@@ -211,11 +229,10 @@ class Applier:
     def _update(self, change: Change) -> Outcome:
         assert change.meeting_id is not None
         body = self._payload(change) if change.payload is not None else None
-        if body is None:  # only zoomstate's own flags changed
-            with self._lock:
-                self.state.meetings[change.key].managed = self._view(change)
-                self.store.save(self.state)
-            return Outcome(change, "done", "state updated", change.meeting_id)
+        if body is None:  # Zoom already matches (or only prevent_delete changed): record what Zoom holds
+            outcome = self._done(change, self.client.get_meeting(change.meeting_id))
+            outcome.detail = "state updated"
+            return outcome
         self.crash.reach("before-update")
         self.client.update_meeting(change.meeting_id, body)
         self.crash.reach("after-update")
@@ -225,22 +242,28 @@ class Applier:
     def _replace(self, change: Change) -> Outcome:
         old_id = change.meeting_id
         meeting = self._create(change)  # create first: people keep a meeting if the create fails
-        outcome = self._done(change, meeting)
         if old_id is not None:
+            # The state keeps the old meeting (and the pending create) until it is deleted: recording the new
+            # one first would forget the old one if we stopped here, leaving it in Zoom for good.
             self.crash.reach("before-delete")
             self.client.delete_meeting(old_id)
+            self.crash.reach("after-delete")
+        outcome = self._done(change, meeting)
         outcome.detail = f"replaced meeting {old_id}"
         return outcome
 
     def _delete(self, change: Change) -> Outcome:
-        assert change.meeting_id is not None
-        self.crash.reach("before-delete")
-        existed = self.client.delete_meeting(change.meeting_id)
-        self.crash.reach("after-delete")
+        existed = False
+        if change.meeting_id is not None:  # None: only a pending create, which never reached Zoom, is left
+            self.crash.reach("before-delete")
+            existed = self.client.delete_meeting(change.meeting_id)
+            self.crash.reach("after-delete")
         with self._lock:
             self.state.meetings.pop(change.key, None)
+            self.state.pending.pop(change.key, None)
             self.store.save(self.state)
-        return Outcome(change, "done", "deleted" if existed else "already gone in Zoom", change.meeting_id)
+        detail = "deleted" if existed else "already gone in Zoom" if change.meeting_id else "pending create forgotten"
+        return Outcome(change, "done", detail, change.meeting_id)
 
     # ------------------------------------------------------------------------------------------ state
 

@@ -277,7 +277,7 @@ def cmd_plan(args, out, err) -> int:
     manager = _manager(args)
     online = args.refresh == "true"
     with manager.session(online=online, operation="plan", lock=False) as session:
-        plan = manager.make_plan(session, refresh_live=online)
+        plan = _plan_with_progress(manager, session, err, refresh_live=online)
     if args.out:
         args.out.write_text(plan.dumps(), encoding="utf-8")
     if args.format == "json":
@@ -305,7 +305,7 @@ def cmd_apply(args, out, err) -> int:
             check_plan_file(saved, session)
             plan = saved
         else:
-            plan = manager.make_plan(session)
+            plan = _plan_with_progress(manager, session, err)
         if not args.quiet:
             render.plan_text(plan, out, show_unchanged=args.verbose)
         if plan.errors:
@@ -324,14 +324,23 @@ def cmd_apply(args, out, err) -> int:
         total = len(plan.pending_changes)
         counter = {"n": 0}
         lock = threading.Lock()
+        progress = render.ProgressLine(err, "applying") if args.quiet else None
 
         def report(outcome: Outcome) -> None:
             with lock:
                 counter["n"] += 1
                 if not args.quiet or outcome.status != "done":
+                    if progress:
+                        progress.close()
                     render.outcome_text(outcome, out, counter["n"], total)
+                if progress:
+                    progress.update(counter["n"], total)
 
-        result = manager.apply(session, plan, on_outcome=report)
+        try:
+            result = manager.apply(session, plan, on_outcome=report)
+        finally:
+            if progress:
+                progress.close()
         render.result_text(result, out)
         out.print(f"State: {session.store.path}   CSV: {session.csv_path}")
         deferred = result.by_status("deferred")
@@ -339,6 +348,14 @@ def cmd_apply(args, out, err) -> int:
             err.print(f"{len(deferred)} change(s) deferred by Zoom's daily limit: run apply again after 00:00 UTC; "
                       "nothing will be created twice.")
         return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def _plan_with_progress(manager: Manager, session: Session, err, *, refresh_live: bool = True):
+    progress = render.ProgressLine(err, "refreshing from Zoom")
+    try:
+        return manager.make_plan(session, refresh_live=refresh_live, progress=progress.update)
+    finally:
+        progress.close()
 
 
 def _confirm(out, err) -> bool:

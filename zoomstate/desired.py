@@ -32,7 +32,15 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from zoomstate import calendar as cal
-from zoomstate.document import Document, PathTuple, format_path, load_document, plain_scalar
+from zoomstate.document import (
+    Document,
+    PathTuple,
+    format_path,
+    is_unprintable,
+    load_document,
+    plain_scalar,
+    printable,
+)
 from zoomstate.model import DesiredConfig, Diagnostic, InputError, MeetingSpec, Severity
 
 SCHEMA_NAME = "meetings.schema.json"
@@ -159,7 +167,7 @@ def _shown(value: Any, path: PathTuple) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return f"the text `{value[:40]}{'...' if len(value) > 40 else ''}`"
+        return f"the text `{printable(value[:40])}{'...' if len(value) > 40 else ''}`"
     if isinstance(value, int | float):
         return f"the number {value}"
     return "a list" if isinstance(value, list) else "a mapping"
@@ -207,6 +215,41 @@ def _substitute(value: Any, path: PathTuple, environ: Mapping[str, str], report:
     if whole and whole.group(1) and _field_types().get(_field_of(path)) in ("integer", "boolean"):
         return plain_scalar(result)  # `duration: ${LENGTH}` -> 45, not "45"
     return result
+
+
+# -- control characters -------------------------------------------------------------------------
+
+# Line breaks and tabs belong in an agenda; in any other value they are mistakes, and escape sequences
+# would reach the terminal (plan output) and the CSV. YAML itself refuses them written raw; this refuses
+# them however they got in: escapes ("\e", "\n"), JSON "\u001b", or ${ENV} values. It also closes a gap in
+# the schema's patterns: `$` matches before a final line break, so "10:00\n" would pass `^...$`.
+MULTILINE_FIELDS = {"agenda": "\t\n\r"}
+
+
+def _control_characters(value: Any, path: PathTuple, report: _Report) -> None:
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if not (path == () and name.startswith("x-")):  # x- blocks are ignored, as the schema says
+                _control_characters(item, (*path, name), report)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _control_characters(item, (*path, index), report)
+    elif isinstance(value, str):
+        allowed = MULTILINE_FIELDS.get(_field_of(path), "")
+        for index, char in enumerate(value):
+            if is_unprintable(char) and char not in allowed:
+                _control_character_error(char, index, path, report)
+                return
+
+
+def _control_character_error(char: str, index: int, path: PathTuple, report: _Report) -> None:
+    what = "a character that is not valid Unicode text" if unicodedata.category(char) == "Cs" else (
+        "a control character")
+    hint = "remove it"
+    if _field_of(path) not in MULTILINE_FIELDS:
+        hint += ": only agenda may hold tabs and line breaks"
+    detail = "" if _is_secret(path) else f" ({printable(char)}) at position {index + 1}"
+    report.error(path, f"contains {what}{detail}", hint)
 
 
 # -- schema errors in plain words ---------------------------------------------------------------
@@ -320,7 +363,7 @@ def _unknown_fields(error: ValidationError, path: PathTuple, report: _Report) ->
         close = difflib.get_close_matches(name.lower(), allowed, n=1, cutoff=0.6)
         hint = (f"did you mean {close[0]}?" if close
                 else "remove it or check the spelling; the fields are listed in schemas/meetings.schema.json")
-        report.error((*path, name), f"unknown field `{name}`", hint, key=True)
+        report.error((*path, name), f"unknown field `{printable(name)}`", hint, key=True)
 
 
 # -- values -------------------------------------------------------------------------------------
@@ -509,7 +552,8 @@ def _check_recurrence(m: _Merged, rtype: str, report: _Report) -> None:
             _err(m, name, f"{name} is only for monthly meetings; this one is {rtype}",
                  f"remove {name}, or set recurrence_type: monthly", report)
     if rtype == "monthly":
-        has_week, has_week_day = "monthly_week" in v, "monthly_week_day" in v
+        written = v.keys() | m.missing_ok  # a wrong value is reported once, not again as "missing"
+        has_week, has_week_day = "monthly_week" in written, "monthly_week_day" in written
         if "monthly_day" in v and (has_week or has_week_day):
             _err(m, "monthly_day", "set monthly_day, or monthly_week with monthly_week_day, not both",
                  "keep one form: a day of the month, or a weekday of a week", report)
@@ -653,6 +697,7 @@ def load_desired(path: str | Path, *, environ: Mapping[str, str] | None = None,
     doc = load_document(path)
     report = _Report(doc)
     root = _substitute(doc.root, (), os.environ if environ is None else environ, report)
+    _control_characters(root, (), report)
     _schema_errors(root, report)
     specs = _meetings(root, report, now or datetime.now(UTC))
     output_file = _output_file(root, report, Path(path))

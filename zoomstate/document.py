@@ -19,7 +19,7 @@ Quoted scalars are always text. Mapping keys are always text, as written.
 
 Limits and refusals (each reported with file, line and column):
 
-- files larger than 5 MiB;
+- files larger than 5 MiB (at the line where the limit is crossed);
 - bytes that are not UTF-8 (the byte offset and line are named); a UTF-8 byte order mark is accepted;
 - an empty file, or one with only comments;
 - more than one YAML document in the file;
@@ -42,6 +42,7 @@ import copy
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,8 +129,22 @@ def format_path(path: Sequence[str | int]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            text += f".{printable(part)}" if text else printable(str(part))
     return text
+
+
+def is_unprintable(char: str) -> bool:
+    """Control characters (C0, DEL, C1) and lone surrogates: never valid in a name or a one-line value."""
+    return unicodedata.category(char) in ("Cc", "Cs")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to echo to a terminal: control characters and lone surrogates as escapes (``\\x1b``)."""
+    return "".join(_escaped(char) if is_unprintable(char) else char for char in text)
+
+
+def _escaped(char: str) -> str:
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
 def plain_scalar(text: str) -> Any:
@@ -196,7 +211,9 @@ def _read_limited(path: Path, name: str) -> bytes:
     except OSError as exc:
         raise _error(name, None, None, f"cannot read the file: {exc.strerror or exc}") from None
     if len(raw) > MAX_FILE_BYTES:
-        raise _error(name, None, None, "the file is larger than 5 MiB",
+        # Name the line where the limit is crossed, so every refusal points at a line of the file.
+        line = raw.count(b"\n", 0, MAX_FILE_BYTES) + 1
+        raise _error(name, line, None, f"the file is larger than 5 MiB: line {line} goes past the limit",
                      "a meetings file this large is not supported: split it")
     return raw
 
@@ -410,7 +427,7 @@ class _Builder:
         if first is not None:
             self.errors.append(Diagnostic(
                 "error", self.name, line, mark.column + 1, format_path((*top.path, text)),
-                f"duplicate key `{text}` (first written on line {first})",
+                f"duplicate key `{printable(text)}` (first written on line {first})",
                 "remove one of them: YAML would silently keep only the last",
             ))
         top.pending_key = text
@@ -455,7 +472,7 @@ class _Builder:
 
     def tag_error(self, event: Any) -> None:
         self.errors.append(self.diagnostic(
-            event.start_mark, f"tags are not allowed here: `{_tag_text(event.tag)}`",
+            event.start_mark, f"tags are not allowed here: `{printable(_tag_text(event.tag))}`",
             "remove the tag; only plain values, lists and mappings are allowed",
         ))
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
+from zoomstate.apply import CRASH_ENV, CrashPoints
 from zoomstate.state import State, atomic_write
 
 # The seed script's columns, in its order; zoomstate's own columns only after them.
@@ -67,5 +69,10 @@ def render_csv(state: State) -> str:
 def write_csv(state: State, path: str | Path) -> Path:
     """Rewrite the CSV atomically from the state."""
     path = Path(path)
-    atomic_write(path, render_csv(state).encode("utf-8"))
+    atomic_write(path, render_csv(state).encode("utf-8"), before_replace=_crash_point)
     return path
+
+
+def _crash_point() -> None:
+    # Crash tests: ZOOMSTATE_CRASH_AT="during-csv:1" kills us with the new CSV written but not yet in place.
+    CrashPoints(os.environ.get(CRASH_ENV)).reach("during-csv")

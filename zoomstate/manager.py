@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,13 +137,14 @@ class Manager:
         finally:
             client.close()
 
-    def make_plan(self, session: Session, *, refresh_live: bool = True) -> Plan:
+    def make_plan(self, session: Session, *, refresh_live: bool = True,
+                  progress: Callable[[int, int], None] | None = None) -> Plan:
         warnings: list[str] = []
         if refresh_live and session.client is not None:
             if self.options.verbose:
                 warnings = verify_hosts(session.client, session.desired)
             live = refresh(session.client, session.desired, session.state,
-                           parallelism=self.options.parallelism, targets=self.options.targets)
+                           parallelism=self.options.parallelism, targets=self.options.targets, progress=progress)
         else:
             live = LiveSnapshot(refreshed=False)
         live.warnings.extend(warnings)

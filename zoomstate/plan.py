@@ -63,11 +63,15 @@ class Change:
 
     @property
     def destructive(self) -> bool:
+        if self.action == "delete" and self.meeting_id is None:
+            return False  # forgets a pending create that never reached Zoom: nothing is deleted
         return self.action in DESTRUCTIVE
 
     @property
     def writes(self) -> int:
         """Create/update calls this change costs against the host's daily limit."""
+        if self.action == "update" and self.payload is None:
+            return 0  # state only: nothing is sent to Zoom
         if self.action in ("create", "update", "replace"):
             return 1
         if self.action == "adopt" and self.diffs:
@@ -280,6 +284,21 @@ def build_plan(
                           f"`zoomstate state rm {key}` to stop managing it without deleting it")
         changes.append(Change(key, "delete", reason, managed.host_email, managed.topic, managed.meeting_id))
 
+    for key, pending in state.pending.items():
+        if key in desired.meetings or key in state.meetings or not live.refreshed or (
+                selected is not None and key not in selected):
+            continue
+        # A create was interrupted, then the meeting was removed from the file: delete what the create made.
+        match = find_match(pending.fingerprint, live.candidates.get(key, []), claimed,
+                           created_after=pending.started_at)
+        if match is not None:
+            claimed.add(int(match["id"]))
+            changes.append(Change(key, "delete", "removed from the meetings file while its create was "
+                                  "interrupted: found it in Zoom", pending.host_email, pending.topic, int(match["id"])))
+        else:
+            changes.append(Change(key, "delete", "removed from the meetings file; its interrupted create never "
+                                  "reached Zoom (state only)", pending.host_email, pending.topic))
+
     plan = Plan(
         changes=changes,
         desired_path=desired.path,
@@ -325,6 +344,10 @@ def _plan_desired(key: str, spec: MeetingSpec, state: State, live: LiveSnapshot,
             have = last_known
         diffs = field_diffs(have, compare_want)
         if not diffs:
+            if have is not last_known and last_known != compare_want:
+                # Zoom already matches: an earlier apply stopped between its Zoom call and its state save.
+                return Change(key, "update", "Zoom already matches the meetings file; the state records older "
+                              "values (state only)", spec.host_email, spec.topic, managed.meeting_id)
             if managed.managed.get("prevent_delete", False) != spec.prevent_delete:
                 # Only zoomstate's own flag changed: nothing to send, but state must learn it.
                 return Change(key, "update", "prevent_delete changed (state only)", spec.host_email,

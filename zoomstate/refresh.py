@@ -33,7 +33,11 @@ def refresh(
     # Desired keys that need a look at their host's meetings: not managed yet, or a create was interrupted.
     unmanaged = {k: s for k, s in desired.meetings.items()
                  if k not in state.meetings and (selected is None or k in selected)}
-    hosts = sorted({s.host_email for s in unmanaged.values()})
+    # Creates interrupted for keys since removed from the file: the meeting they may have made is looked for,
+    # so that it is deleted instead of being left in Zoom, unmanaged.
+    abandoned = {k: p for k, p in state.pending.items()
+                 if k not in desired.meetings and k not in state.meetings and (selected is None or k in selected)}
+    hosts = sorted({s.host_email for s in unmanaged.values()} | {p.host_email for p in abandoned.values()})
 
     total = len(managed_ids) + len(hosts)
     done = 0
@@ -69,9 +73,10 @@ def refresh(
             tick()
 
         missing_hosts = [h for h, items in listed.items() if items is None]
-        if missing_hosts:
-            raise InputError([_missing_host(desired, key, spec.host_email)
-                              for key, spec in unmanaged.items() if spec.host_email in missing_hosts])
+        errors = [_missing_host(desired, key, spec.host_email)
+                  for key, spec in unmanaged.items() if spec.host_email in missing_hosts]
+        if errors:
+            raise InputError(errors)
 
         claimed = set(state.by_meeting_id())
         wanted: dict[str, list[int]] = {}
@@ -80,6 +85,12 @@ def refresh(
             wanted[key] = [
                 int(item["id"]) for item in listed.get(spec.host_email) or []
                 if item.get("type") == MEETING_TYPE_RECURRING_FIXED and item.get("topic") in (topic, spec.topic)
+                and int(item["id"]) not in claimed
+            ]
+        for key, pending in abandoned.items():
+            wanted[key] = [
+                int(item["id"]) for item in listed.get(pending.host_email) or []
+                if item.get("type") == MEETING_TYPE_RECURRING_FIXED and item.get("topic") == pending.topic
                 and int(item["id"]) not in claimed
             ]
         to_read = sorted({i for ids in wanted.values() for i in ids})

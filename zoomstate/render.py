@@ -101,6 +101,28 @@ def change_text(change: Change, console: Console) -> None:
     console.print()
 
 
+class ProgressLine:
+    """A one-line counter on a terminal's stderr ("refreshing from Zoom: 120/1000"); silent elsewhere."""
+
+    def __init__(self, console: Console, label: str):
+        self.console = console
+        self.label = label
+        self.enabled = console.is_terminal
+        self._shown = False
+
+    def update(self, done: int, total: int) -> None:
+        if self.enabled and total:
+            self.console.file.write(f"\r{self.label}: {done}/{total}")
+            self.console.file.flush()
+            self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            self.console.file.write("\r\033[K")
+            self.console.file.flush()
+            self._shown = False
+
+
 def plan_json(plan: Plan) -> str:
     return plan.dumps()
 

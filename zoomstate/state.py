@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,9 +37,12 @@ class LockHeldError(StateError):
     pass
 
 
-@dataclass
+@dataclass(frozen=True)
 class ManagedMeeting:
-    """One meeting under management, with the outputs Zoom gave it."""
+    """One meeting under management, with the outputs Zoom gave it.
+
+    Frozen: a change makes a new record, which lets the store re-encode only records that changed.
+    """
 
     key: str
     meeting_id: int
@@ -205,6 +208,7 @@ class StateStore:
         self.path = Path(path)
         self._save_lock = threading.Lock()
         self._loaded_serial: int | None = None
+        self._encoded: dict[str, tuple[Any, str]] = {}  # key -> (record object, its encoded line)
 
     @property
     def backup_path(self) -> Path:
@@ -231,7 +235,7 @@ class StateStore:
             if not state.lineage:
                 state.lineage = str(uuid.uuid4())
             state.serial += 1
-            text = json.dumps(state.to_json(), indent=2, sort_keys=False) + "\n"
+            text = self.render(state)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists():
                 # A hard link keeps the old copy whole even if we die mid-rename.
@@ -239,6 +243,36 @@ class StateStore:
                     self.backup_path.unlink()
                 os.link(self.path, self.backup_path)
             atomic_write(self.path, text.encode("utf-8"))
+
+    def render(self, state: State) -> str:
+        """The file's text: indented JSON with one line per meeting, so diffs show one line per change.
+
+        Saving after every change of a large apply must stay cheap: each record is encoded once (C encoder)
+        and reused until the record is replaced.
+        """
+        head = {k: v for k, v in state.to_json().items() if k not in ("meetings", "pending")}
+        lines = ["{"]
+        lines += [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in head.items()]
+        lines.append(f'  "meetings": {{{self._records(state.meetings)}}},')
+        lines.append(f'  "pending": {{{self._records(state.pending, cache=False)}}}')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def _records(self, records: dict[str, Any], *, cache: bool = True) -> str:
+        if not records:
+            return ""
+        encoded = []
+        for key in sorted(records):
+            record = records[key]
+            hit = self._encoded.get(key) if cache else None
+            if hit is None or hit[0] is not record:
+                text = f"{json.dumps(key, ensure_ascii=False)}: {json.dumps(record.to_json(), ensure_ascii=False)}"
+                if cache:
+                    self._encoded[key] = (record, text)
+            else:
+                text = hit[1]
+            encoded.append("    " + text)
+        return "\n" + ",\n".join(encoded) + "\n  "
 
     @contextmanager
     def lock(self, operation: str) -> Iterator[None]:
@@ -304,14 +338,19 @@ def _read_holder(fd: int) -> str:
             f"since {info.get('since')})")
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old or the new content, never a part."""
+def atomic_write(path: Path, data: bytes, before_replace: Callable[[], None] | None = None) -> None:
+    """Write a file so that readers see the old or the new content, never a part.
+
+    ``before_replace`` runs once the temp file is complete, just before the rename (a crash-test hook).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+    if before_replace is not None:
+        before_replace()
     os.replace(tmp, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
