@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import meeting, read_csv, write_meetings
 from zoomstate import cli
-from zoomstate.apply import CRASH_ENV
+from zoomstate.crashpoints import CRASH_ENV
 from zoomstate.state import StateStore
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
@@ -156,7 +156,7 @@ def test_killed_apply_then_rerun_converges(tmp_path: Path, capsys, scenario: str
 
 
 def test_unknown_crash_point_never_fires(tmp_path: Path, capsys):
-    """A point name apply never reaches leaves the run alone (guards against typos silently passing)."""
+    """A point name apply never reaches leaves the run alone: the variable kills only at the point it names."""
     from zoomstate.sandbox import Sandbox
 
     path = write_meetings(tmp_path / "meetings.yaml", BASE[:1])

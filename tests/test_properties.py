@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import string
 import tempfile
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import HOSTS, TEST_NOW, assert_requests_follow_contract, write_meetings
@@ -180,6 +182,24 @@ DST_DAYS = [date(2027, 3, 14), date(2027, 3, 28), date(2027, 4, 4), date(2027, 1
 TOPIC_CHARS = string.ascii_letters + string.digits + " -:&'()/é ü中"
 
 
+@functools.cache
+def _transition_days(zone: str) -> tuple[date, ...]:
+    tz = ZoneInfo(zone)
+    days = [date(2027, 1, 1) + timedelta(days=n) for n in range(366)]
+    return tuple(d for d in days if datetime.combine(d, time(23, 59), tz).utcoffset()
+                 != datetime.combine(d, time(0, 0), tz).utcoffset())
+
+
+def in_a_gap_in_2027(zone: str, wall: time) -> bool:
+    """True when this wall-clock time does not exist on some day of 2027 in ``zone`` (clocks move forward)."""
+    tz = ZoneInfo(zone)
+    for day in _transition_days(zone):
+        local = datetime.combine(day, wall, tz)
+        if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+            return True
+    return False
+
+
 @st.composite
 def recurrence(draw, start: date) -> dict:
     kind = draw(st.sampled_from(["daily", "weekly", "monthly"]))
@@ -216,13 +236,17 @@ def desired_meeting(draw, index: int) -> dict:
     start = draw(st.one_of(st.dates(date(2027, 1, 5), date(2027, 12, 31)), st.sampled_from(DST_DAYS)))
     hour, minute = draw(st.integers(0, 23)), draw(st.sampled_from([0, 15, 30, 45, 59]))
     second = draw(st.sampled_from([None, 0, 30]))
+    zone = draw(st.sampled_from(ZONES))
+    # A first occurrence in a DST gap is a known problem (see test_first_occurrence_in_a_dst_gap_...);
+    # kept out here so that this property checks everything else. Times repeated at fall-back stay in.
+    assume(not in_a_gap_in_2027(zone, time(hour, minute, second or 0)))
     fields = {
         "key": f"m{index}",
         "host_email": draw(st.sampled_from(HOSTS)),
         "topic": f"Meeting {index} " + draw(st.text(TOPIC_CHARS, max_size=20)).strip(),
         "start_date": start.isoformat(),
         "start_time": f"{hour:02d}:{minute:02d}" + ("" if second is None else f":{second:02d}"),
-        "timezone": draw(st.sampled_from(ZONES)),
+        "timezone": zone,
         "duration": draw(st.integers(1, 1440)),
         **draw(recurrence(start)),
     }
@@ -272,11 +296,26 @@ def test_apply_then_plan_is_empty(meetings: list[dict]) -> None:
         env = {"ZOOM_API_URL": sandbox.api_url, "ZOOM_OAUTH_URL": sandbox.oauth_url,
                "ZOOM_ACCOUNT_ID": sandbox.account_id, "ZOOM_CLIENT_ID": sandbox.client_id,
                "ZOOM_CLIENT_SECRET": sandbox.client_secret}
-        path = str(write_meetings(Path(folder) / "meetings.yaml", meetings))
-        code, output = cli_run(clock, env, "apply", "-f", path, "--auto-approve")
+        # Written as JSON (which is YAML): PyYAML's dumper leaves text such as 1e5 unquoted, which reads back
+        # as a number; every value here is meant exactly as generated.
+        path = Path(folder) / "meetings.yaml"
+        path.write_text(json.dumps({"meetings": meetings}, ensure_ascii=False, indent=1), encoding="utf-8")
+        code, output = cli_run(clock, env, "apply", "-f", str(path), "--auto-approve")
         assert code == 0, output
         assert len(sandbox.meetings()) == len(meetings)
-        code, output = cli_run(clock, env, "plan", "-f", path, "--detailed-exitcode")
+        code, output = cli_run(clock, env, "plan", "-f", str(path), "--detailed-exitcode")
         assert code == 0, output
         assert "No changes" in output
         assert_requests_follow_contract(sandbox)
+
+
+@pytest.mark.xfail(strict=True, reason="a first occurrence inside a DST gap: Zoom moves it to the hour after, and "
+                   "every later plan shows that as drift (local_time 03:00 -> 02:00) and updates it again")
+def test_first_occurrence_in_a_dst_gap_plans_no_change_after_apply(tmp_path: Path, run, sandbox) -> None:
+    path = write_meetings(tmp_path / "meetings.yaml", [{
+        "key": "m0", "host_email": "alice@example.com", "topic": "Early sync", "start_date": "2027-03-14",
+        "start_time": "02:00", "timezone": "America/New_York", "recurrence_type": "daily", "occurrences": 3,
+    }])
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    plan = run("plan", "-f", path, "--detailed-exitcode")
+    assert plan.code == 0, plan.out

@@ -7,9 +7,6 @@ A host that hits Zoom's daily create/update limit has its remaining changes defe
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,15 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zoomstate.clock import Clock, SystemClock
+from zoomstate.crashpoints import CrashPoints
 from zoomstate.model import DesiredConfig
 from zoomstate.payload import create_body, managed_view, outputs_of
 from zoomstate.plan import Change, Plan, find_match
-from zoomstate.state import ManagedMeeting, PendingCreate, State, StateStore
+from zoomstate.state import ManagedMeeting, PendingCreate, State, StateStore, StateWriter
 from zoomstate.zoom import AmbiguousCreateError, DailyLimitError, ZoomClient, ZoomError
 
 MEETING_TYPE_RECURRING_FIXED = 8
 CREATE_ATTEMPTS = 3
-CRASH_ENV = "ZOOMSTATE_CRASH_AT"
 
 
 @dataclass
@@ -53,30 +50,6 @@ class ApplyResult:
         return Counter(o.status for o in self.outcomes)
 
 
-class CrashPoints:
-    """Deterministic kill points for crash tests: ZOOMSTATE_CRASH_AT="after-create:2" SIGKILLs this
-    process the second time apply reaches that point. Off unless the variable is set.
-
-    Points: before-pending, before-create, after-create, after-save, before-update, after-update, before-delete,
-    after-delete (here), and during-csv (export.write_csv, once per CSV written)."""
-
-    def __init__(self, spec: str | None):
-        self._point, self._nth = None, 0
-        if spec:
-            point, _, nth = spec.partition(":")
-            self._point, self._nth = point, int(nth or 1)
-        self._hits: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def reach(self, point: str) -> None:
-        if point != self._point:
-            return
-        with self._lock:
-            self._hits[point] += 1
-            if self._hits[point] == self._nth:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-
 class Applier:
     def __init__(
         self,
@@ -96,9 +69,9 @@ class Applier:
         self.clock = clock or SystemClock()
         self.parallelism = max(1, parallelism)
         self.on_outcome = on_outcome
-        self._lock = threading.Lock()  # guards self.state and its saves
+        self.writer = StateWriter(store, state)  # every change to the state goes through it
         self._exhausted_hosts: dict[str, str] = {}
-        self.crash = CrashPoints(os.environ.get(CRASH_ENV))
+        self.crash = CrashPoints.from_env()
 
     # ------------------------------------------------------------------------------------------ driver
 
@@ -171,9 +144,7 @@ class Applier:
                                 {k: view.get(k) for k in ("topic", "timezone", "local_time", "recurrence")},
                                 self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
         self.crash.reach("before-pending")
-        with self._lock:
-            self.state.pending[change.key] = pending
-            self.store.save(self.state)
+        self.writer.commit(lambda state: state.pending.__setitem__(change.key, pending))
         self.crash.reach("before-create")
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
@@ -187,9 +158,7 @@ class Applier:
                 if attempt == CREATE_ATTEMPTS:
                     raise
             except ZoomError:
-                with self._lock:
-                    self.state.pending.pop(change.key, None)
-                    self.store.save(self.state)
+                self.writer.commit(lambda state: state.pending.pop(change.key, None))
                 raise
         raise AssertionError("unreachable")
 
@@ -199,16 +168,14 @@ class Applier:
         The planner looks for these only for keys it does not manage yet; a replace, or a create again after a
         meeting was deleted in Zoom, keeps the key managed, so the look happens here before a second POST.
         """
-        with self._lock:
-            earlier = self.state.pending.get(change.key)
+        earlier = self.writer.read(lambda state: state.pending.get(change.key))
         if earlier is None or earlier.host_email.lower() != change.host_email.lower():
             return None
         return self._recover(change, earlier, view)
 
     def _recover(self, change: Change, pending: PendingCreate, view: dict[str, Any]) -> dict[str, Any] | None:
         """After an ambiguous create: find the meeting Zoom may have made, so we never make a second one."""
-        with self._lock:
-            claimed = set(self.state.by_meeting_id())
+        claimed = self.writer.read(lambda state: set(state.by_meeting_id()))
         candidates = []
         for item in self.client.list_meetings(change.host_email):
             if item.get("type") == MEETING_TYPE_RECURRING_FIXED and item.get("topic") == change.topic and int(
@@ -258,10 +225,11 @@ class Applier:
             self.crash.reach("before-delete")
             existed = self.client.delete_meeting(change.meeting_id)
             self.crash.reach("after-delete")
-        with self._lock:
-            self.state.meetings.pop(change.key, None)
-            self.state.pending.pop(change.key, None)
-            self.store.save(self.state)
+        def forget(state: State) -> None:
+            state.meetings.pop(change.key, None)
+            state.pending.pop(change.key, None)
+
+        self.writer.commit(forget)
         detail = "deleted" if existed else "already gone in Zoom" if change.meeting_id else "pending create forgotten"
         return Outcome(change, "done", detail, change.meeting_id)
 
@@ -271,25 +239,29 @@ class Applier:
         outputs = outputs_of(meeting)
         meeting_id = int(meeting["id"])
         now = self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        with self._lock:
-            previous = self.state.meetings.get(change.key)
+        view = self._view(change)
+
+        def record(state: State) -> None:
+            previous = state.meetings.get(change.key)
             created_at = str(meeting.get("created_at") or now)
+            was_adopted = adopted
             if previous is not None and previous.meeting_id == meeting_id:
                 created_at = previous.created_at or created_at
-                adopted = adopted or previous.adopted
-            self.state.meetings[change.key] = ManagedMeeting(
+                was_adopted = adopted or previous.adopted
+            state.meetings[change.key] = ManagedMeeting(
                 key=change.key,
                 meeting_id=meeting_id,
                 host_email=change.host_email,
                 topic=change.topic,
                 created_at=created_at,
-                managed=self._view(change),
+                managed=view,
                 outputs=outputs,
-                adopted=adopted,
+                adopted=was_adopted,
                 updated_at=now,
             )
-            self.state.pending.pop(change.key, None)
-            self.store.save(self.state)
+            state.pending.pop(change.key, None)
+
+        self.writer.commit(record)
         self.crash.reach("after-save")
         return Outcome(change, "done", "", meeting_id, outputs.get("join_url", ""),
                        outputs.get("registration_url", ""))

@@ -1,21 +1,21 @@
 """Recurrence rules: a MeetingSpec -> its occurrences, Zoom's recurrence object, previews and calendar checks.
 
 Pure functions: the current time is always passed in. Occurrences are computed on the local wall clock
-(dateutil ``rrule`` on naive datetimes, then the meeting's zone attached), so 09:00 stays 09:00 across DST.
-A wall time that falls in a DST gap resolves the way ``zoneinfo`` does with ``fold=0``.
+(dates stepped directly for Zoom's rule forms, the same dates dateutil's ``rrule`` gives; ``rrule`` itself for
+anything unusual), then the meeting's zone is attached, so 09:00 stays 09:00 across DST. A wall time that
+falls in a DST gap resolves the way ``zoneinfo`` does with ``fold=0``.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from dateutil import rrule as rr
 
 from zoomstate.model import Diagnostic, MeetingSpec, Severity
 
@@ -24,9 +24,6 @@ SERIES_LIMIT = 1000  # series() never returns more; keeps endless or huge rules 
 
 ZOOM_RECURRENCE_TYPES = {"daily": 1, "weekly": 2, "monthly": 3}
 _KIND_OF_ZOOM_TYPE = {v: k for k, v in ZOOM_RECURRENCE_TYPES.items()}
-_FREQ = {"daily": rr.DAILY, "weekly": rr.WEEKLY, "monthly": rr.MONTHLY}
-# Zoom digit (1 = Sunday ... 7 = Saturday) -> dateutil weekday (MO = 0 ... SU = 6).
-_RR_WEEKDAY = {1: rr.SU, 2: rr.MO, 3: rr.TU, 4: rr.WE, 5: rr.TH, 6: rr.FR, 7: rr.SA}
 _DAY_NAMES = {1: "Sun", 2: "Mon", 3: "Tue", 4: "Wed", 5: "Thu", 6: "Fri", 7: "Sat"}
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _ORDINALS = {-1: "last", 1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 5: "5th"}
@@ -63,46 +60,155 @@ def rule_of(spec: MeetingSpec) -> Rule:
     return Rule("daily", spec.repeat_interval)
 
 
-def _rrule(rule: Rule, dtstart: datetime, until: datetime | None, count: int | None) -> rr.rrule:
+def _rrule(rule: Rule, dtstart: datetime, until: datetime | None, count: int | None) -> Iterable[datetime]:
     """dateutil rule on naive wall-clock datetimes. Weeks start on Sunday, as in Zoom."""
+    from dateutil import rrule as rr  # only rule forms _dates() does not step need it
+
+    # Zoom digit (1 = Sunday ... 7 = Saturday) -> dateutil weekday (MO = 0 ... SU = 6).
+    weekday = {1: rr.SU, 2: rr.MO, 3: rr.TU, 4: rr.WE, 5: rr.TH, 6: rr.FR, 7: rr.SA}
+    freq = {"daily": rr.DAILY, "weekly": rr.WEEKLY, "monthly": rr.MONTHLY}
     kwargs: dict[str, Any] = {"dtstart": dtstart, "interval": max(rule.interval, 1), "wkst": rr.SU}
     if until is not None:
         kwargs["until"] = until
     if count is not None:
         kwargs["count"] = count
     if rule.kind == "weekly":
-        kwargs["byweekday"] = [_RR_WEEKDAY[d] for d in rule.weekly_days]
+        kwargs["byweekday"] = [weekday[d] for d in rule.weekly_days]
     elif rule.kind == "monthly":
         if rule.monthly_day is not None:
             kwargs["bymonthday"] = rule.monthly_day  # RFC 5545: months without that day are skipped
         else:
-            kwargs["byweekday"] = _RR_WEEKDAY[rule.monthly_week_day or 1](rule.monthly_week or 1)
-    return rr.rrule(_FREQ[rule.kind], **kwargs)
+            kwargs["byweekday"] = weekday[rule.monthly_week_day or 1](rule.monthly_week or 1)
+    return rr.rrule(freq[rule.kind], **kwargs)
 
 
-def _local(naive: Iterable[datetime], tz: ZoneInfo) -> Iterator[datetime]:
-    for dt in naive:
-        yield dt.replace(tzinfo=tz)  # fold=0: gap times take the offset in force before the change
+# --- stepping dates directly: the rrule dates for Zoom's rule forms, at a fraction of the cost ----------------
+
+
+def _dates(rule: Rule, start: date, until: date | None, limit: int) -> list[date] | None:
+    """The rule's first ``limit`` dates from ``start`` on, none after ``until`` (or year 9999, where rrule
+    stops too); None for a form left to rrule."""
+    first, last = start.toordinal(), (until or date.max).toordinal()
+    interval = max(rule.interval, 1)
+    if rule.kind == "daily":
+        count = max(0, min(limit, (last - first) // interval + 1))
+        return list(map(date.fromordinal, range(first, first + count * interval, interval)))
+    if rule.kind == "weekly":
+        if not rule.weekly_days or not all(1 <= d <= 7 for d in rule.weekly_days):
+            return None
+        return _weekly(first, last, interval, sorted(set(rule.weekly_days)), limit)
+    if rule.monthly_day is not None:
+        if not 1 <= rule.monthly_day <= 31:
+            return None
+        return _monthly(start, until or date.max, interval, limit, lambda y, m, length: rule.monthly_day)
+    week, week_day = rule.monthly_week or 1, rule.monthly_week_day or 1
+    if not (1 <= abs(week) <= 5 and 1 <= week_day <= 7):
+        return None
+
+    def nth_weekday(year: int, month: int, length: int) -> int:
+        if week > 0:
+            return 1 + (week_day - zoom_weekday(date(year, month, 1))) % 7 + 7 * (week - 1)
+        return length - (zoom_weekday(date(year, month, length)) - week_day) % 7 + 7 * (week + 1)
+
+    return _monthly(start, until or date.max, interval, limit, nth_weekday)
+
+
+def _weekly(first: int, last: int, interval: int, days: list[int], limit: int) -> list[date]:
+    # Weeks run Sunday to Saturday and are counted from the week that holds the start (wkst=SU).
+    found: list[int] = []
+    sunday = first - date.fromordinal(first).isoweekday() % 7
+    while len(found) < limit:
+        for day in days:
+            ordinal = sunday + day - 1
+            if ordinal > last:
+                return list(map(date.fromordinal, found))
+            if ordinal >= first:
+                found.append(ordinal)
+        sunday += 7 * interval
+    return list(map(date.fromordinal, found[:limit]))
+
+
+def _monthly(start: date, until: date, interval: int, limit: int,
+             day_of: Callable[[int, int, int], int]) -> list[date]:
+    """Every ``interval`` months from start's month: the day ``day_of(year, month, days in month)``, skipping
+    months where it does not exist (RFC 5545)."""
+    found: list[date] = []
+    index, end = start.year * 12 + start.month - 1, until.year * 12 + until.month - 1
+    while index <= end and len(found) < limit:
+        year, month0 = divmod(index, 12)
+        length = _MONTH_DAYS[month0] + (month0 == 1 and _leap(year))
+        day = day_of(year, month0 + 1, length)
+        if 1 <= day <= length:
+            candidate = date(year, month0 + 1, day)
+            if candidate > until:
+                break
+            if candidate >= start:
+                found.append(candidate)
+        index += interval
+    return found
+
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _wall_times(rule: Rule, dtstart: datetime, until: date | None, count: int | None,
+                tz: tzinfo) -> list[datetime]:
+    """At most 1,000 occurrences as aware datetimes (fold=0: a gap time takes the offset before the change)."""
+    dtstart = dtstart.replace(microsecond=0)  # as rrule does
+    dates = None if count is not None and count <= 0 else _dates(
+        rule, dtstart.date(), until, SERIES_LIMIT if count is None else min(count, SERIES_LIMIT))
+    if dates is None:
+        until_dt = datetime.combine(until, time.max) if until is not None else None
+        naive = itertools.islice(_rrule(rule, dtstart, until_dt, count), SERIES_LIMIT)
+        return [dt.replace(tzinfo=tz) for dt in naive]
+    clock = dtstart.time().replace(tzinfo=tz, fold=0)
+    return list(map(datetime.combine, dates, itertools.repeat(clock, len(dates))))
 
 
 def series(spec: MeetingSpec) -> list[datetime]:
     """Every occurrence of the whole series as the YAML says it (aware, in spec.timezone), at most 1,000."""
-    return list(_series(spec))
+    return list(_timeline(spec).starts)
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """A series with what its checks and previews need, computed once."""
+
+    starts: tuple[datetime, ...]
+    offsets: tuple[timedelta, ...]  # UTC offset of each start
+    ordered: bool  # the instants never decrease, so ``now`` can be placed by bisection
+
+    def past_count(self, now: datetime) -> int:
+        """How many occurrences start at or before ``now`` (aware): those are past."""
+        if self.ordered:
+            return bisect.bisect_right(self.starts, now)
+        return sum(1 for s in self.starts if s <= now)
+
+
+def _ordered(starts: tuple[datetime, ...], offsets: tuple[timedelta, ...]) -> bool:
+    if not offsets or offsets.count(offsets[0]) == len(offsets):
+        return True  # one offset throughout: instants follow the wall clock, which always moves forward
+    # Same-zone subtraction is wall-clock time; the instant moves forward when that covers the offset change.
+    return all(starts[i] - starts[i - 1] >= offsets[i] - offsets[i - 1] for i in range(1, len(starts)))
 
 
 # A plan asks for the same series several times (checks, preview, summary, Zoom body, managed view);
 # MeetingSpec is frozen and hashable, so computing each once keeps large plans fast.
 @functools.lru_cache(maxsize=32_768)
-def _series(spec: MeetingSpec) -> tuple[datetime, ...]:
+def _timeline(spec: MeetingSpec) -> _Timeline:
     if spec.end_date is None and spec.occurrences is not None and spec.occurrences <= 0:
-        return ()
+        return _Timeline((), (), True)
     tz = ZoneInfo(spec.timezone)
     dtstart = datetime.combine(spec.start_date, spec.start_time.replace(tzinfo=None))
     # end_date is inclusive on the local calendar: any occurrence on that day counts.
-    until = datetime.combine(spec.end_date, time.max) if spec.end_date is not None else None
     count = spec.occurrences if spec.end_date is None else None
-    rule = _rrule(rule_of(spec), dtstart, until, count)
-    return tuple(itertools.islice(_local(rule, tz), SERIES_LIMIT))
+    starts = tuple(_wall_times(rule_of(spec), dtstart, spec.end_date, count, tz))
+    offsets = tuple(map(datetime.utcoffset, starts))
+    return _Timeline(starts, offsets, _ordered(starts, offsets))
 
 
 @dataclass(frozen=True)
@@ -115,22 +221,19 @@ class Preview:
     last: datetime | None
 
 
-def _split(starts: list[datetime], now: datetime) -> tuple[list[datetime], list[datetime]]:
-    """(past, upcoming). Upcoming means starting after now, the same test zoom_schedule uses."""
-    past = [s for s in starts if s <= now]
-    return past, starts[len(past):]
-
-
 def preview(spec: MeetingSpec, now: datetime) -> Preview:
-    """Counts and landmarks of the series relative to ``now`` (aware UTC)."""
-    starts = series(spec)
-    past, upcoming = _split(starts, now)
+    """Counts and landmarks of the series relative to ``now`` (aware UTC).
+
+    Upcoming means starting after now, the same test zoom_schedule uses.
+    """
+    line = _timeline(spec)
+    starts, past = line.starts, line.past_count(now)
     return Preview(
         total=len(starts),
-        past=len(past),
-        upcoming=len(upcoming),
+        past=past,
+        upcoming=len(starts) - past,
         first=starts[0] if starts else None,
-        next=upcoming[0] if upcoming else None,
+        next=starts[past] if past < len(starts) else None,
         last=starts[-1] if starts else None,
     )
 
@@ -166,8 +269,9 @@ def zoom_schedule(spec: MeetingSpec, now: datetime) -> ZoomSchedule:
     Zoom rewrites a past start to "now", so the series is re-anchored at its next upcoming occurrence;
     end_times then counts only the upcoming occurrences.
     """
-    starts = series(spec)
-    _, upcoming = _split(starts, now)
+    line = _timeline(spec)
+    starts = line.starts
+    upcoming = starts[line.past_count(now):]
     if not upcoming:
         raise ValueError(
             f"no upcoming occurrence for {spec.key}: "
@@ -221,8 +325,7 @@ def occurrences_from_zoom(start_local: datetime, recurrence: dict) -> list[datet
     end_times = recurrence.get("end_times")
     end_text = recurrence.get("end_date_time")
     count = int(end_times) if end_times and not end_text else None
-    naive = _rrule(rule, start_local.replace(tzinfo=None, fold=0), None, count)
-    starts: Iterable[datetime] = (dt.replace(tzinfo=tz) for dt in naive)
+    starts: Iterable[datetime] = _wall_times(rule, start_local.replace(tzinfo=None, fold=0), None, count, tz)
     if end_text:
         end = _parse_utc(str(end_text))
         starts = itertools.takewhile(lambda s: s <= end, starts)
@@ -311,7 +414,7 @@ def _days_in_month(year: int, month: int) -> int:
     return (nxt - timedelta(days=1)).day
 
 
-def _missing_months(spec: MeetingSpec, rule: Rule, starts: list[datetime]) -> list[str]:
+def _missing_months(spec: MeetingSpec, rule: Rule, starts: Sequence[datetime]) -> list[str]:
     """Months the series steps through (start_date's month to the last meeting) that lack monthly_day."""
     day = rule.monthly_day or 0
     return [
@@ -325,12 +428,22 @@ def _utc_clock(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%H:%M")
 
 
-def _dst_changes(starts: list[datetime]) -> list[str]:
-    changes = []
-    for before, after in itertools.pairwise(starts):
-        if before.utcoffset() != after.utcoffset():
-            changes.append(f"from {_utc_clock(before)} to {_utc_clock(after)} on {after.date().isoformat()}")
-    return changes
+def _dst_changes(starts: Sequence[datetime], offsets: Sequence[timedelta]) -> list[str]:
+    """Where the UTC offset differs from the previous occurrence's (offsets[i] is starts[i]'s)."""
+    return [
+        f"from {_utc_clock(starts[i - 1])} to {_utc_clock(starts[i])} on {starts[i].date().isoformat()}"
+        for i in range(1, len(starts)) if offsets[i] != offsets[i - 1]
+    ]
+
+
+def _gaps(starts: Sequence[datetime], offsets: Sequence[timedelta]) -> list[datetime]:
+    if not starts:
+        return []
+    # Only a wall time whose offset depends on fold is near a DST change; _in_gap settles those few.
+    # (combine() with a fold=1 clock is several times cheaper than replace(fold=1).)
+    later = starts[0].timetz().replace(fold=1)
+    return [s for s, offset in zip(starts, offsets, strict=True)
+            if datetime.combine(s.date(), later).utcoffset() != offset and _in_gap(s)]
 
 
 def _in_gap(dt: datetime) -> bool:
@@ -342,7 +455,7 @@ def _end_field(spec: MeetingSpec) -> str:
     return "end_date" if spec.end_date is not None else "occurrences"
 
 
-def _cap_error(spec: MeetingSpec, past: int, upcoming: list[datetime]) -> Diagnostic:
+def _cap_error(spec: MeetingSpec, past: int, upcoming: Sequence[datetime]) -> Diagnostic:
     fiftieth = upcoming[ZOOM_OCCURRENCE_CAP - 1].date().isoformat()
     fix = (f"set end_date to {fiftieth}" if spec.end_date is not None
            else f"set occurrences to {past + ZOOM_OCCURRENCE_CAP} (last meeting {fiftieth})")
@@ -352,8 +465,8 @@ def _cap_error(spec: MeetingSpec, past: int, upcoming: list[datetime]) -> Diagno
                  f"{upcoming[-1].date().isoformat()}: {fix} or split it")
 
 
-def _warnings(spec: MeetingSpec, rule: Rule, starts: list[datetime], past: int,
-              upcoming: list[datetime]) -> list[Diagnostic]:
+def _warnings(spec: MeetingSpec, rule: Rule, line: _Timeline, past: int) -> list[Diagnostic]:
+    starts, upcoming = line.starts, line.starts[past:]
     out: list[Diagnostic] = []
     if past:
         out.append(_diag(spec, "start_date", "warning",
@@ -368,7 +481,7 @@ def _warnings(spec: MeetingSpec, rule: Rule, starts: list[datetime], past: int,
         if missing:
             out.append(_diag(spec, "monthly_day", "warning",
                              f"no meeting in {_named_list(missing)} (no day {rule.monthly_day} there)"))
-    changes = _dst_changes(upcoming)
+    changes = _dst_changes(upcoming, line.offsets[past:])
     if changes:
         # Informational: nothing to fix, so a note rather than a warning (shown by validate and plan -v).
         out.append(_diag(spec, "timezone", "note",
@@ -378,7 +491,7 @@ def _warnings(spec: MeetingSpec, rule: Rule, starts: list[datetime], past: int,
         out.append(_diag(spec, "end_date", "warning",
                          f"the last meeting is on {starts[-1].date().isoformat()}, "
                          f"before end_date {spec.end_date.isoformat()}"))
-    gaps = [s for s in upcoming if _in_gap(s)]
+    gaps = _gaps(upcoming, line.offsets[past:])
     if gaps:
         actual = gaps[0].astimezone(UTC).astimezone(gaps[0].tzinfo)
         dates = _named_list([g.date().isoformat() for g in gaps])
@@ -395,19 +508,21 @@ def check(spec: MeetingSpec, now: datetime) -> list[Diagnostic]:
                       f"end_date {spec.end_date.isoformat()} is before start_date "
                       f"{spec.start_date.isoformat()}")]
     try:
-        starts = series(spec)
+        line = _timeline(spec)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         return [_diag(spec, "timezone", "error", f"cannot compute the series: {exc}")]
+    starts = line.starts
     if not starts:
         return [_diag(spec, _end_field(spec), "error",
                       "the series has no occurrence at all: check start_date, the recurrence fields and "
                       + ("end_date" if spec.end_date is not None else "occurrences"))]
-    past, upcoming = _split(starts, now)
+    past = line.past_count(now)
+    upcoming = starts[past:]
     if not upcoming:
         fix = "start_date/end_date" if spec.end_date is not None else "start_date"
         return [_diag(spec, "end_date" if spec.end_date is not None else "start_date", "error",
                       f"every occurrence is already past: move {fix} forward")]
     out: list[Diagnostic] = []
     if len(upcoming) > ZOOM_OCCURRENCE_CAP:
-        out.append(_cap_error(spec, len(past), upcoming))
-    return out + _warnings(spec, rule_of(spec), starts, len(past), upcoming)
+        out.append(_cap_error(spec, past, upcoming))
+    return out + _warnings(spec, rule_of(spec), line, past)

@@ -9,7 +9,9 @@ file is reported at once, each at the line and column of the value at fault.
 
 A value that is exactly ``${NAME}`` in a number or true/false field is read the way YAML reads a plain
 value (``duration: ${LENGTH}`` with LENGTH=45 is 45). Top-level keys starting with ``x-`` are ignored:
-a place for YAML anchors that meetings share. Messages never show a passcode or a credential.
+a place for YAML anchors that meetings share. Control characters are refused in every value but
+an agenda's tabs and line breaks. Messages never show a passcode or a credential, and show control
+characters escaped.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ _WORDS = {
     "integer": "a whole number", "number": "a number", "boolean": "true or false", "string": "text",
     "array": "a list", "object": "a mapping of `field: value` lines", "null": "empty",
 }
+# Text fields whose value may look like a number or true/false: quoting it is the fix.
+QUOTABLE_FIELDS = {"key", "password", "default_password"}
 # What to write, for values in the wrong form.
 FIELD_HINTS = {
     "key": "use lowercase letters, digits, '.', '_' and '-', starting with a letter or digit: weekly-sync",
@@ -243,8 +247,9 @@ def _control_characters(value: Any, path: PathTuple, report: _Report) -> None:
 
 
 def _control_character_error(char: str, index: int, path: PathTuple, report: _Report) -> None:
-    what = "a character that is not valid Unicode text" if unicodedata.category(char) == "Cs" else (
-        "a control character")
+    what = "a control character"
+    if unicodedata.category(char) == "Cs":  # a lone surrogate: an ${ENV} value that was not UTF-8
+        what = "a character that is not valid Unicode text"
     hint = "remove it"
     if _field_of(path) not in MULTILINE_FIELDS:
         hint += ": only agenda may hold tabs and line breaks"
@@ -338,7 +343,10 @@ def _wrong_type(error: ValidationError, path: PathTuple, report: _Report) -> Non
     elif expected == "integer":
         hint = "write a whole number, e.g. 60" if _field_of(path) == "duration" else "write a whole number"
     elif expected == "string" and isinstance(value, int | float | bool):
-        hint = FIELD_HINTS.get(_field_of(path), "put the value in quotes")
+        name = _field_of(path)
+        # `password: 123456` is a number to YAML; in quotes it is a valid passcode (or key), so say that.
+        quoting_helps = name in QUOTABLE_FIELDS or name not in FIELD_HINTS
+        hint = "put the value in quotes" if quoting_helps else FIELD_HINTS[name]
     elif expected == "string" and value is None:
         hint = "write a value, or remove the line"
     elif expected == "array" and path == ("meetings",):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
-from zoomstate.apply import CRASH_ENV, CrashPoints
+from zoomstate.crashpoints import CrashPoints
 from zoomstate.state import State, atomic_write
 
 # The seed script's columns, in its order; zoomstate's own columns only after them.
@@ -75,4 +74,4 @@ def write_csv(state: State, path: str | Path) -> Path:
 
 def _crash_point() -> None:
     # Crash tests: ZOOMSTATE_CRASH_AT="during-csv:1" kills us with the new CSV written but not yet in place.
-    CrashPoints(os.environ.get(CRASH_ENV)).reach("during-csv")
+    CrashPoints.from_env().reach("during-csv")

@@ -19,9 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from zoomstate.model import Diagnostic, InputError
+
+T = TypeVar("T")
 
 STATE_FORMAT = "zoomstate-state"
 STATE_VERSION = 1
@@ -231,18 +233,25 @@ class StateStore:
 
     def save(self, state: State) -> None:
         """Bump the serial and write atomically; keep the previous file as .backup."""
+        self.write(self.snapshot(state))
+
+    def snapshot(self, state: State) -> bytes:
+        """Bump the serial and encode the state (callers hold whatever lock guards ``state``)."""
+        if not state.lineage:
+            state.lineage = str(uuid.uuid4())
+        state.serial += 1
+        return self.render(state).encode("utf-8")
+
+    def write(self, data: bytes) -> None:
+        """Replace the file with ``data``, keeping the previous file as .backup. Writes are serialised."""
         with self._save_lock:
-            if not state.lineage:
-                state.lineage = str(uuid.uuid4())
-            state.serial += 1
-            text = self.render(state)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists():
                 # A hard link keeps the old copy whole even if we die mid-rename.
                 if self.backup_path.exists():
                     self.backup_path.unlink()
                 os.link(self.path, self.backup_path)
-            atomic_write(self.path, text.encode("utf-8"))
+            atomic_write(self.path, data)
 
     def render(self, state: State) -> str:
         """The file's text: indented JSON with one line per meeting, so diffs show one line per change.
@@ -325,6 +334,48 @@ class StateStore:
             self.lock_path.unlink()
             return True
         return False
+
+
+class StateWriter:
+    """One State shared by concurrent workers, saved with group commit.
+
+    ``commit(change)`` applies the change under the lock and returns only once a save that includes it is on
+    disk; changes made while a save is being written share the next save, so a large parallel apply writes
+    far fewer files than it makes changes, and every change is still durable before the caller goes on.
+    """
+
+    def __init__(self, store: StateStore, state: State):
+        self.store = store
+        self.state = state
+        self._cond = threading.Condition()
+        self._changes = 0  # changes applied to self.state
+        self._saved = 0  # changes known to be on disk
+        self._saving = False
+
+    def read(self, look: Callable[[State], T]) -> T:
+        with self._cond:
+            return look(self.state)
+
+    def commit(self, change: Callable[[State], None]) -> None:
+        with self._cond:
+            change(self.state)
+            self._changes += 1
+            mine = self._changes
+            while self._saved < mine:
+                if self._saving:
+                    self._cond.wait()
+                    continue
+                self._saving = True
+                target = self._changes
+                data = self.store.snapshot(self.state)  # under the lock: a consistent snapshot
+                self._cond.release()  # others may change the state while this is written: they share the next save
+                try:
+                    self.store.write(data)
+                finally:
+                    self._cond.acquire()
+                    self._saving = False
+                    self._cond.notify_all()
+                self._saved = max(self._saved, target)
 
 
 def _read_holder(fd: int) -> str:

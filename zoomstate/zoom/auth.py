@@ -111,11 +111,14 @@ class TokenProvider:
             assert self._token is not None
             return self._token
 
-    def invalidate(self, token: str) -> None:
-        """Drop the cached token if it is still ``token`` (another thread may have replaced it already)."""
+    def invalidate(self, token: str) -> bool:
+        """Drop the cached token if it is still ``token``. False when another thread had already replaced it
+        (the refusal then says nothing about the credentials)."""
         with self._lock:
             if self._token == token:
                 self._token = None
+                return True
+            return False
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in messages: the client secret and issued tokens."""

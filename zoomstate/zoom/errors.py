@@ -61,7 +61,7 @@ class ZoomError(Exception):
             said.append(f"Zoom code {self.code}")
         text = f"{what} ({', '.join(said)})" if said else what
         if self.message:
-            text += f": {self.message}"
+            text += f": {self.message.rstrip('.')}"
         if self.retry_after is not None:
             text += f" (retry after {self.retry_after.isoformat().replace('+00:00', 'Z')})"
         if self.hint:

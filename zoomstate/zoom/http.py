@@ -245,7 +245,7 @@ def api_error(answer: Answer, operation: str, secrets: Iterable[str] = ()) -> Zo
 class TokenSource(Protocol):
     def token(self) -> str: ...
 
-    def invalidate(self, token: str) -> None: ...
+    def invalidate(self, token: str) -> bool: ...
 
     def secrets(self) -> tuple[str, ...]: ...
 
@@ -264,6 +264,7 @@ class Call:
     attempt: int = 0
     failures: int = 0
     refreshes: int = 0
+    stale_replays: int = 0
 
     @property
     def may_duplicate(self) -> bool:
@@ -271,8 +272,10 @@ class Call:
         return self.method == "POST"
 
 
-# Fresh tokens one call may fetch after 401s before the 401 is reported as an AuthError.
+# Fresh tokens one call may fetch after 401s before the 401 is reported as an AuthError, and replays after
+# refusals of tokens other threads had already replaced.
 MAX_TOKEN_REFRESHES = 3
+MAX_STALE_REPLAYS = 10
 
 
 class _Retry(Exception):
@@ -350,14 +353,19 @@ class RequestLoop:
         if answer.ok:
             self._note_quota(call, answer)
             return answer
-        if answer.status == 401 and call.refreshes < MAX_TOKEN_REFRESHES:
-            # Expired or revoked token (code 124): fetch a new one and replay. More than once only because
-            # another thread's token may expire between our refresh and our replay; a token that keeps being
-            # refused is a real auth failure.
-            call.refreshes += 1
-            call.attempt -= 1
-            self.auth.invalidate(token)
-            raise _Retry(None)
+        if answer.status == 401:
+            # Expired or revoked token (code 124): fetch a new one and replay. A refusal of a token that another
+            # thread has already replaced is not counted; fresh tokens that keep being refused are a real
+            # auth failure.
+            fresh = self.auth.invalidate(token)
+            if fresh and call.refreshes < MAX_TOKEN_REFRESHES:
+                call.refreshes += 1
+                call.attempt -= 1
+                raise _Retry(None)
+            if not fresh and call.stale_replays < MAX_STALE_REPLAYS:
+                call.stale_replays += 1
+                call.attempt -= 1
+                raise _Retry(None)
         if answer.status == 429:
             raise self._rate_limited(call, answer)
         if answer.status >= 500:
