@@ -48,3 +48,34 @@ def test_init_writes_a_valid_starter(tmp_path, capsys, clock):
     desired = load_desired(out, environ={}, now=TEST_NOW)
     assert set(desired.meetings) == {"team-sync", "monthly-review"}
     assert not [w for w in desired.warnings if "past" in w.message]
+
+
+def test_import_seed_csv_brings_seed_meetings_under_management(tmp_path, run, sandbox):
+    from tests.conftest import meeting, read_csv, write_meetings, writes
+    from zoomstate.desired import load_desired
+    from zoomstate.export import SEED_COLUMNS
+    from zoomstate.payload import create_body
+
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync"), meeting("review", "bob@example.com"),
+                                                        meeting("not-in-csv", "carol@example.com")])
+    desired = load_desired(path, environ={}, now=TEST_NOW)
+    # What the seed script made: the meetings exist in Zoom, and its CSV lists two of them.
+    made = {k: sandbox.create_out_of_band(s.host_email, create_body(s, TEST_NOW)) for k, s in desired.meetings.items()}
+    seed_csv = tmp_path / "zoom_meetings_output.csv"
+    lines = [",".join(SEED_COLUMNS)]
+    for key in ("team-sync", "review"):
+        m, s = made[key], desired.meetings[key]
+        lines.append(f"2027-01-01T10:00:00,{s.host_email},{m['id']},{s.topic},2027-02-01T09:00:00,"
+                     f"{s.timezone},45,{m['join_url']},,2,10")
+    lines.append("2027-01-01T10:00:00,dave@example.com,99999999999,Unknown Meeting,,,,,,,")
+    seed_csv.write_text("\n".join(lines) + "\n")
+    sandbox.reset_requests()
+    result = run("import", "-f", path, "--csv", seed_csv)
+    assert result.code == 1  # one row matched nothing, and says so
+    assert "2 meeting(s) imported, 1 skipped" in result.out and "zoom_meetings_output.csv:4" in result.out
+    assert writes(sandbox) == 0
+    # The meeting the CSV did not list is adopted by the plan; nothing is created twice.
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    assert len(sandbox.meetings()) == 3
+    assert {r["key"]: int(r["meeting_id"]) for r in read_csv(tmp_path / "zoom_meetings.csv")} == {
+        k: m["id"] for k, m in made.items()}

@@ -17,7 +17,7 @@ from zoomstate.clock import Clock
 from zoomstate.manager import Manager, Options, Session, SetupError, check_plan_file, load_plan_file
 from zoomstate.model import InputError
 from zoomstate.plan import PlanError
-from zoomstate.state import ManagedMeeting, StateError, StateStore
+from zoomstate.state import StateError, StateStore
 from zoomstate.zoom import ZoomError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -399,93 +399,32 @@ def cmd_show(args, out) -> int:
 
 
 def cmd_import(args, out) -> int:
+    from zoomstate import importer
+
+    manager = _manager(args)
     if args.csv is not None:
-        return cmd_import_csv(args, out)
+        rows = importer.read_seed_csv(args.csv)
+        with manager.session(online=True, operation="import", lock=True) as session:
+            assert session.client is not None
+            imported, skipped = importer.import_seed_rows(
+                session.desired, session.state, session.store, session.client, rows, str(args.csv),
+                manager.clock.now(), account_id=session.account_id)
+            manager.export(session)
+        for key, meeting_id in imported:
+            out.print(f"Imported meeting {meeting_id} as {key}.", markup=False)
+        for note in skipped:
+            out.print(f"skipped {note}", markup=False)
+        out.print(f"{len(imported)} meeting(s) imported, {len(skipped)} skipped. Run `zoomstate plan` next.")
+        return EXIT_OK if not skipped else EXIT_ERROR
     if args.key is None or args.meeting_id is None:
         raise SetupError("import needs KEY and MEETING_ID, or --csv FILE")
-    manager = _manager(args)
     with manager.session(online=True, operation="import", lock=True) as session:
-        _import_one(manager, session, args.key, args.meeting_id)
+        assert session.client is not None
+        importer.import_meeting(session.desired, session.state, session.store, session.client, args.key,
+                                args.meeting_id, manager.clock.now(), account_id=session.account_id)
         manager.export(session)
     out.print(f"Imported meeting {args.meeting_id} as {args.key}. Run `zoomstate plan` to see any differences.")
     return EXIT_OK
-
-
-def cmd_import_csv(args, out) -> int:
-    """Bring the meetings a seed-script run created under management, matched by host and topic."""
-    import csv
-
-    manager = _manager(args)
-    try:
-        with open(args.csv, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise SetupError(f"{args.csv}: cannot read it as the seed script's CSV ({exc})") from None
-    if rows and not {"meeting_id", "host_email", "meeting_topic"} <= set(rows[0]):
-        raise SetupError(f"{args.csv}: expected the seed script's columns meeting_id, host_email, meeting_topic")
-    imported, skipped = 0, []
-    with manager.session(online=True, operation="import", lock=True) as session:
-        by_host_topic = {(s.host_email.lower(), s.topic): k for k, s in session.desired.meetings.items()}
-        for line, row in enumerate(rows, start=2):
-            key = by_host_topic.get((row["host_email"].strip().lower(), row["meeting_topic"]))
-            where = f"{args.csv}:{line}"
-            if key is None:
-                skipped.append(f"{where}: no meeting in {session.desired.path} has host {row['host_email']} and "
-                               f"topic {row['meeting_topic']!r}: add it, then import again")
-                continue
-            try:
-                meeting_id = int(row["meeting_id"])
-            except ValueError:
-                skipped.append(f"{where}: meeting_id {row['meeting_id']!r} is not a number")
-                continue
-            if key in session.state.meetings:
-                if session.state.meetings[key].meeting_id != meeting_id:
-                    skipped.append(f"{where}: {key} is already managed as meeting "
-                                   f"{session.state.meetings[key].meeting_id}")
-                continue
-            try:
-                _import_one(manager, session, key, meeting_id)
-            except (PlanError, ZoomError) as exc:
-                skipped.append(f"{where}: {exc}")
-                continue
-            imported += 1
-            out.print(f"Imported meeting {meeting_id} as {key}.", markup=False)
-        manager.export(session)
-    for note in skipped:
-        out.print(f"skipped {note}", markup=False)
-    out.print(f"{imported} meeting(s) imported, {len(skipped)} skipped. Run `zoomstate plan` next.")
-    return EXIT_OK if not skipped else EXIT_ERROR
-
-
-def _import_one(manager: Manager, session: Session, key: str, meeting_id: int) -> None:
-    """Record one live meeting as KEY, after checking it exists and has the host the file says."""
-    from zoomstate.payload import managed_view, outputs_of
-
-    spec = session.desired.meetings.get(key)
-    if spec is None:
-        raise PlanError(f"no meeting with key {key!r} in {session.desired.path}: add it there first, "
-                        "then import the Zoom meeting as that key")
-    if key in session.state.meetings:
-        raise PlanError(f"{key} is already managed (meeting {session.state.meetings[key].meeting_id}); "
-                        f"run `zoomstate state rm {key}` first to import another meeting as it")
-    taken = session.state.by_meeting_id()
-    if meeting_id in taken:
-        raise PlanError(f"meeting {meeting_id} is already managed as {taken[meeting_id]}")
-    assert session.client is not None
-    meeting = session.client.get_meeting(meeting_id)
-    host = str(meeting.get("host_email") or spec.host_email)
-    if host.lower() != spec.host_email.lower():
-        raise PlanError(f"meeting {meeting_id} is hosted by {host}, but {key} says host_email "
-                        f"{spec.host_email}: fix the meetings file or import another meeting")
-    view = managed_view(spec)
-    view["prevent_delete"] = spec.prevent_delete
-    if session.account_id and session.state.account_id is None:
-        session.state.account_id = session.account_id
-    session.state.meetings[key] = ManagedMeeting(
-        key=key, meeting_id=meeting_id, host_email=spec.host_email, topic=spec.topic,
-        created_at=str(meeting.get("created_at", "")), managed=view, outputs=outputs_of(meeting), adopted=True,
-        updated_at=manager.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
-    session.store.save(session.state)
 
 
 def cmd_state(args, out, err) -> int:

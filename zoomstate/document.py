@@ -74,12 +74,14 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     HAVE_LIBYAML = False
 
 PathTuple = tuple[str | int, ...]
+_LineCol = tuple[int, int]  # 1-based; made into a Position only when asked for
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null")}
 _INT_RE = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 _FLOAT_RE = re.compile(r"[-+]?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
 _NULLS = {"", "~", "null", "Null", "NULL"}
+_NUMBER_OR_BOOL_START = frozenset("+-.0123456789tTfF")
 _MERGE_KEY = "<<"
 
 
@@ -90,8 +92,8 @@ class Document:
     path: str
     sha256: str
     root: dict[str, Any]
-    _values: dict[PathTuple, Position] = field(default_factory=dict, repr=False)
-    _keys: dict[PathTuple, Position] = field(default_factory=dict, repr=False)
+    _values: dict[PathTuple, _LineCol] = field(default_factory=dict, repr=False)
+    _keys: dict[PathTuple, _LineCol] = field(default_factory=dict, repr=False)
     # Paths whose value came from an alias or a merge key -> path of the anchored original.
     _links: dict[PathTuple, PathTuple] = field(default_factory=dict, repr=False)
 
@@ -103,11 +105,11 @@ class Document:
         """Where the mapping key that ends ``path`` was written (for "unknown field" errors)."""
         return self._lookup(self._keys, tuple(path))
 
-    def _lookup(self, index: dict[PathTuple, Position], path: PathTuple) -> Position | None:
+    def _lookup(self, index: dict[PathTuple, _LineCol], path: PathTuple) -> Position | None:
         for _ in range(MAX_DEPTH * 4):  # links can chain (alias of an alias); bounded for safety
             found = index.get(path)
             if found is not None:
-                return found
+                return Position(self.path, found[0], found[1])
             target = self._redirect(path)
             if target is None:
                 return None
@@ -151,6 +153,9 @@ def plain_scalar(text: str) -> Any:
     """The value of an unquoted, untagged scalar under this project's strict rules."""
     if text in _NULLS:
         return None
+    first = text[0]  # not empty: "" is a null
+    if first not in _NUMBER_OR_BOOL_START:
+        return text  # most text: no number or true/false starts this way
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -306,6 +311,7 @@ class _Frame:
     alias_nodes_at_start: int
     nodes_at_start: int
     height: int = 1  # nesting height of this subtree, for alias depth checks
+    is_list: bool = False
     pending_key: str | None = None
     key_line: int = 0
     merges: list[tuple[PathTuple, dict[str, Any]]] = field(default_factory=list)
@@ -327,8 +333,8 @@ class _Builder:
     def __init__(self, name: str):
         self.name = name
         self.root: Any = None
-        self.values: dict[PathTuple, Position] = {}
-        self.keys: dict[PathTuple, Position] = {}
+        self.values: dict[PathTuple, _LineCol] = {}
+        self.keys: dict[PathTuple, _LineCol] = {}
         self.links: dict[PathTuple, PathTuple] = {}
         self.errors: list[Diagnostic] = []
         self.stack: list[_Frame] = []
@@ -338,8 +344,8 @@ class _Builder:
         self.alias_nodes = 0
         self.documents = 0
 
-    def pos(self, mark: Any) -> Position:
-        return Position(self.name, mark.line + 1, mark.column + 1)
+    def pos(self, mark: Any) -> _LineCol:
+        return (mark.line + 1, mark.column + 1)
 
     def here(self) -> str:
         """Field path of the value being read (its mapping's path while a key is read)."""
@@ -355,7 +361,7 @@ class _Builder:
 
     def run(self, events: Iterator[Any]) -> None:
         for event in events:
-            if isinstance(event, ScalarEvent):
+            if event.__class__ is ScalarEvent:  # most events: checked first and without isinstance
                 self.scalar(event)
             elif isinstance(event, MappingStartEvent | SequenceStartEvent):
                 self.start(event)
@@ -378,7 +384,7 @@ class _Builder:
         if not self.stack:
             return ()
         top = self.stack[-1]
-        if isinstance(top.value, list):
+        if top.is_list:
             return (*top.path, len(top.value))
         if top.pending_key is None and not top.merge_key_pending:
             return None
@@ -389,8 +395,9 @@ class _Builder:
             self.root = value
             return
         top = self.stack[-1]
-        top.height = max(top.height, height + 1)
-        if isinstance(top.value, list):
+        if height >= top.height:
+            top.height = height + 1
+        if top.is_list:
             top.value.append(value)
             return
         if top.merge_key_pending:
@@ -409,7 +416,7 @@ class _Builder:
             if not isinstance(source, dict):
                 pos = self.values.get(path)
                 raise InputError([*self.errors, Diagnostic(
-                    "error", self.name, pos.line if pos else None, pos.col if pos else None,
+                    "error", self.name, pos[0] if pos else None, pos[1] if pos else None,
                     format_path(path), "a merge key `<<` needs a mapping or a list of mappings",
                     "write `<<: *anchor` where the anchor names a mapping",
                 )])
@@ -437,13 +444,21 @@ class _Builder:
     # -- events -----------------------------------------------------------------------------
 
     def scalar(self, event: ScalarEvent) -> None:
+        # Called for most events, so the common cases avoid calls: an untagged key, an untagged value.
+        tag = event.tag
         path = self.child_path()
-        value = self.scalar_value(event)
-        if path is None:  # a mapping key: always its text as written
-            self.take_key(event.value, event.start_mark, event.tag is None and event.implicit[0])
+        if path is None:  # a mapping key: always its text as written (a tag on it is still checked)
+            if tag is not None:
+                self.scalar_value(event)
+            self.take_key(event.value, event.start_mark, tag is None and event.implicit[0])
             return
+        if tag is None:
+            value = plain_scalar(event.value) if event.implicit[0] else event.value
+        else:
+            value = self.scalar_value(event)
         self.nodes += 1
-        self.values[path] = self.pos(event.start_mark)
+        mark = event.start_mark
+        self.values[path] = (mark.line + 1, mark.column + 1)
         if event.anchor is not None:
             self.anchors[event.anchor] = _Anchored(value, path, 1, 0)
         self.place(value, path, 0)
@@ -490,7 +505,8 @@ class _Builder:
         self.values[path] = self.pos(event.start_mark)
         if event.anchor is not None:
             self.open_anchors.add(event.anchor)
-        self.stack.append(_Frame({} if is_map else [], path, event.anchor, self.alias_nodes, self.nodes))
+        self.stack.append(_Frame({} if is_map else [], path, event.anchor, self.alias_nodes, self.nodes,
+                                 is_list=not is_map))
 
     def end(self) -> None:
         frame = self.stack.pop()
