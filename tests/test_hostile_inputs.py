@@ -52,7 +52,7 @@ EXPECTED = {
     "newline-in-password.yaml": (10, "meetings[0].password: contains a control character"),
     "newline-in-start-time.yaml": (6, "meetings[0].start_time: contains a control character"),
     "no-end.yaml": (2, "meetings[0]: set end_date or occurrences"),
-    "numeric-password.yaml": (10, "meetings[0].password: must be text (put the value in quotes)"),
+    "numeric-password.yaml": (10, "meetings[0].password: must be text (put the value in quotes;"),
     "non-utf8.yaml": (9, "not UTF-8"),
     "occurrences-51.yaml": (9, "meetings[0].occurrences: must be at most 50"),
     "password-too-long.yaml": (9, "meetings[0].password"),

@@ -360,9 +360,10 @@ def _wrong_type(error: ValidationError, path: PathTuple, report: _Report) -> Non
         hint = "write a whole number, e.g. 60" if _field_of(path) == "duration" else "write a whole number"
     elif expected == "string" and isinstance(value, int | float | bool):
         name = _field_of(path)
-        # `password: 123456` is a number to YAML; in quotes it is a valid passcode (or key), so say that.
-        quoting_helps = name in QUOTABLE_FIELDS or name not in FIELD_HINTS
-        hint = "put the value in quotes" if quoting_helps else FIELD_HINTS[name]
+        if name in QUOTABLE_FIELDS:  # `password: 123456` is a number to YAML, a valid passcode in quotes
+            hint = f"put the value in quotes; {FIELD_HINTS[name]}"
+        else:
+            hint = FIELD_HINTS.get(name, "put the value in quotes")
     elif expected == "string" and value is None:
         hint = "write a value, or remove the line"
     elif expected == "array" and path == ("meetings",):

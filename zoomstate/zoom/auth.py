@@ -100,6 +100,7 @@ class TokenProvider:
         self._max_attempts = max(1, max_attempts)
         self._lock = threading.Lock()
         self._token: str | None = None
+        self._token_accepted = False  # Zoom has answered a request made with the current token
         self._refresh_at = 0.0
         self._issued: list[str] = []
         self.operation = f"get an access token for Zoom account {creds.account_id}"
@@ -111,13 +112,22 @@ class TokenProvider:
             assert self._token is not None
             return self._token
 
+    def accepted(self, token: str) -> None:
+        """Zoom answered a request made with ``token``: it was good, so a later refusal means it expired."""
+        if token == self._token and not self._token_accepted:
+            with self._lock:
+                if token == self._token:
+                    self._token_accepted = True
+
     def invalidate(self, token: str) -> bool:
-        """Drop the cached token if it is still ``token``. False when another thread had already replaced it
-        (the refusal then says nothing about the credentials)."""
+        """Drop the cached token if it is still ``token``. Returns True only when the refusal says something
+        about the credentials: the token was the current one and Zoom had never accepted it. A token another
+        thread already replaced, or one that worked before (it expired), returns False."""
         with self._lock:
             if self._token == token:
+                suspicious = not self._token_accepted
                 self._token = None
-                return True
+                return suspicious
             return False
 
     def secrets(self) -> tuple[str, ...]:
@@ -174,6 +184,7 @@ class TokenProvider:
         except (TypeError, ValueError):
             expires_in = 3600.0
         self._token = token
+        self._token_accepted = False
         self._refresh_at = self._clock.monotonic() + refresh_after(expires_in)
         self._issued = [*self._issued[-(KEEP_TOKENS - 1) :], token]
 

@@ -247,6 +247,8 @@ class TokenSource(Protocol):
 
     def invalidate(self, token: str) -> bool: ...
 
+    def accepted(self, token: str) -> None: ...
+
     def secrets(self) -> tuple[str, ...]: ...
 
 
@@ -272,10 +274,10 @@ class Call:
         return self.method == "POST"
 
 
-# Fresh tokens one call may fetch after 401s before the 401 is reported as an AuthError, and replays after
-# refusals of tokens other threads had already replaced.
+# Fresh tokens one call may fetch after 401s of never-accepted tokens before the 401 is reported as an
+# AuthError, and replays after refusals of tokens that had expired or that other threads had already replaced.
 MAX_TOKEN_REFRESHES = 3
-MAX_STALE_REPLAYS = 10
+MAX_STALE_REPLAYS = 20
 
 
 class _Retry(Exception):
@@ -350,19 +352,21 @@ class RequestLoop:
         return _Retry(self.backoff.delay(call.failures) if wait is None else wait)
 
     def _check(self, call: Call, answer: Answer, token: str) -> Answer:
+        if answer.status != 401:
+            self.auth.accepted(token)
         if answer.ok:
             self._note_quota(call, answer)
             return answer
         if answer.status == 401:
-            # Expired or revoked token (code 124): fetch a new one and replay. A refusal of a token that another
-            # thread has already replaced is not counted; fresh tokens that keep being refused are a real
-            # auth failure.
-            fresh = self.auth.invalidate(token)
-            if fresh and call.refreshes < MAX_TOKEN_REFRESHES:
+            # Expired or revoked token (code 124): fetch a new one and replay. Refusals of a token that had
+            # worked (it expired) or that another thread already replaced say nothing about the credentials;
+            # fresh tokens that Zoom keeps refusing are a real auth failure.
+            suspicious = self.auth.invalidate(token)
+            if suspicious and call.refreshes < MAX_TOKEN_REFRESHES:
                 call.refreshes += 1
                 call.attempt -= 1
                 raise _Retry(None)
-            if not fresh and call.stale_replays < MAX_STALE_REPLAYS:
+            if not suspicious and call.stale_replays < MAX_STALE_REPLAYS:
                 call.stale_replays += 1
                 call.attempt -= 1
                 raise _Retry(None)

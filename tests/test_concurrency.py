@@ -1,0 +1,78 @@
+"""Two runs at once never duplicate a meeting; parallel apply gives the same result as a sequential one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import date, timedelta
+
+from tests.conftest import HOSTS, meeting, write_meetings
+from zoomstate import cli
+from zoomstate.sandbox import Sandbox
+from zoomstate.state import StateStore
+
+START = date.today() + timedelta(days=30)  # subprocesses use the real clock: keep dates ahead of it
+
+
+def _env(sb) -> dict[str, str]:
+    return {"ZOOM_API_URL": sb.api_url, "ZOOM_OAUTH_URL": sb.oauth_url, "ZOOM_ACCOUNT_ID": sb.account_id,
+            "ZOOM_CLIENT_ID": sb.client_id, "ZOOM_CLIENT_SECRET": sb.client_secret}
+
+
+def test_two_applies_started_together_never_duplicate(tmp_path):
+    weekday = str(START.isoweekday() % 7 + 1)
+    path = write_meetings(tmp_path / "meetings.yaml", [
+        meeting(f"c{i:02d}", HOSTS[i % 3], start_date=START.isoformat(), weekly_days=weekday) for i in range(12)])
+    with Sandbox(users=HOSTS, latency=0.02) as sb:
+        env = dict(os.environ, **_env(sb), NO_COLOR="1")
+        command = [sys.executable, "-m", "zoomstate", "apply", "-f", str(path), "--auto-approve", "-q"]
+        first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+        second = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        results = [(p.wait(60), *p.communicate()) for p in (first, second)]
+        codes = sorted(code for code, _, _ in results)
+        # One applied; the other either found the state locked (and said by whom) or ran after it and found
+        # nothing to do.
+        assert codes[0] == 0
+        for code, out, err in results:
+            if code != 0:
+                assert "locked by pid" in err and "apply" in err, err
+            assert "Traceback" not in out + err
+        per_topic = Counter(m["topic"] for m in sb.meetings())
+        assert len(per_topic) == 12 and set(per_topic.values()) == {1}
+        # Whatever happened, one more run leaves everything in place.
+        assert cli.main(["apply", "-f", str(path), "--auto-approve", "-q"], environ=_env(sb)) == 0
+        assert len(sb.meetings()) == 12
+        assert len(StateStore(tmp_path / "state" / "zoomstate.json").load().meetings) == 12
+
+
+def test_lock_held_refuses_with_the_holder(tmp_path, run, sandbox):
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync")])
+    store = StateStore(tmp_path / "state" / "zoomstate.json")
+    with store.lock("apply"):
+        result = run("apply", "-f", path, "--auto-approve")
+    assert result.code == 1
+    assert f"locked by pid {os.getpid()}" in result.err and "force-unlock" in result.err
+    assert sandbox.meetings() == []
+
+
+def test_parallel_apply_matches_sequential(tmp_path, clock, capsys):
+    specs = [meeting(f"p{i:02d}", HOSTS[i % 3], weekly_days=str(1 + i % 7), duration=30 + i) for i in range(15)]
+
+    def outcome(parallelism: int) -> tuple[dict, dict]:
+        folder = tmp_path / f"p{parallelism}"
+        folder.mkdir()
+        path = write_meetings(folder / "meetings.yaml", specs)
+        with Sandbox(users=HOSTS, clock=clock) as sb:
+            assert cli.main(["apply", "-f", str(path), "--auto-approve", "-q", "--parallelism", str(parallelism)],
+                            clock=clock, environ=_env(sb)) == 0
+            live = {m["topic"]: (m["host_email"], m["duration"], m["recurrence"], m["settings"]["waiting_room"])
+                    for m in sb.meetings()}
+        state = StateStore(folder / "state" / "zoomstate.json").load()
+        managed = {k: (m.host_email, m.topic, m.managed) for k, m in state.meetings.items()}
+        return live, managed
+
+    assert outcome(1) == outcome(8)
