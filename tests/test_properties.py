@@ -309,8 +309,6 @@ def test_apply_then_plan_is_empty(meetings: list[dict]) -> None:
         assert_requests_follow_contract(sandbox)
 
 
-@pytest.mark.xfail(strict=True, reason="a first occurrence inside a DST gap: Zoom moves it to the hour after, and "
-                   "every later plan shows that as drift (local_time 03:00 -> 02:00) and updates it again")
 def test_first_occurrence_in_a_dst_gap_plans_no_change_after_apply(tmp_path: Path, run, sandbox) -> None:
     path = write_meetings(tmp_path / "meetings.yaml", [{
         "key": "m0", "host_email": "alice@example.com", "topic": "Early sync", "start_date": "2027-03-14",

@@ -10,15 +10,17 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zoomstate import __version__, render
-from zoomstate.apply import Outcome
 from zoomstate.clock import Clock
 from zoomstate.manager import Manager, Options, Session, SetupError, check_plan_file, load_plan_file
 from zoomstate.model import InputError
 from zoomstate.plan import PlanError
 from zoomstate.state import StateError, StateStore
-from zoomstate.zoom import ZoomError
+
+if TYPE_CHECKING:
+    from zoomstate.apply import Outcome
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -153,12 +155,18 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
         n = len(exc.diagnostics)
         err.print(f"{n} error{'s' if n != 1 else ''}: nothing was changed.")
         return EXIT_ERROR
-    except (PlanError, StateError, SetupError, ZoomError) as exc:
+    except (PlanError, StateError, SetupError, *_zoom_errors()) as exc:
         err.print(f"error: {exc}", markup=False)
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.print("interrupted: the state file holds every change that finished; run the command again.")
         return 130
+
+
+def _zoom_errors() -> tuple[type[Exception], ...]:
+    # The Zoom client is imported only by online commands, so only then can a ZoomError arrive here.
+    errors = sys.modules.get("zoomstate.zoom.errors")
+    return (errors.ZoomError,) if errors is not None else ()
 
 
 def _manager(args: argparse.Namespace) -> Manager:

@@ -36,6 +36,7 @@ from zoomstate.document import (
     Document,
     PathTuple,
     format_path,
+    has_unprintable,
     is_unprintable,
     load_document,
     plain_scalar,
@@ -161,6 +162,8 @@ class _Report:
 
     def is_bad(self, path: PathTuple) -> bool:
         """True when this value, or a value around it, was reported as wrong."""
+        if not self.bad:  # the usual case: asked for every value of a valid file
+            return False
         return any(path[:cut] in self.bad for cut in range(len(path), 0, -1))
 
     def has_bad(self, path: PathTuple) -> bool:
@@ -252,7 +255,7 @@ def _control_characters(value: Any, path: PathTuple, report: _Report) -> None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _control_characters(item, (*path, index), report)
-    elif isinstance(value, str):
+    elif isinstance(value, str) and has_unprintable(value):
         allowed = MULTILINE_FIELDS.get(_field_of(path), "")
         for index, char in enumerate(value):
             if is_unprintable(char) and char not in allowed:

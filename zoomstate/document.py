@@ -140,6 +140,15 @@ def is_unprintable(char: str) -> bool:
     return unicodedata.category(char) in ("Cc", "Cs")
 
 
+# Exactly the characters is_unprintable() accepts (categories Cc and Cs), for one search per text.
+_UNPRINTABLE_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def has_unprintable(text: str) -> bool:
+    """True when ``text`` holds a character is_unprintable() is true for; one regex search, not one call each."""
+    return _UNPRINTABLE_RE.search(text) is not None
+
+
 def printable(text: str) -> str:
     """``text`` safe to echo to a terminal: control characters and lone surrogates as escapes (``\\x1b``)."""
     return "".join(_escaped(char) if is_unprintable(char) else char for char in text)

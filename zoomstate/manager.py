@@ -6,24 +6,48 @@ the stages themselves stay single-purpose.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from zoomstate.apply import Applier, ApplyResult, Outcome
 from zoomstate.clock import Clock, SystemClock
 from zoomstate.desired import load_desired
 from zoomstate.export import write_csv
 from zoomstate.model import DesiredConfig, LiveSnapshot
 from zoomstate.plan import Plan, PlanError, build_plan
-from zoomstate.refresh import refresh, verify_hosts
 from zoomstate.state import State, StateError, StateStore
-from zoomstate.zoom import DEFAULT_API_URL, DEFAULT_OAUTH_URL, ZoomClient, credentials_from_env
+
+if TYPE_CHECKING:
+    from zoomstate.apply import ApplyResult
+    from zoomstate.zoom import ZoomClient
 
 SANDBOX_DIR = Path("state") / "sandbox"
+
+# Loaded on first use, as module attributes (tests replace ZoomClient): the Zoom client, requests under it
+# and the applier cost more to import than an offline command (validate, plan --refresh=false, show) runs.
+_LAZY = {
+    "ZoomClient": "zoomstate.zoom", "ZoomCredentials": "zoomstate.zoom", "credentials_from_env": "zoomstate.zoom",
+    "DEFAULT_API_URL": "zoomstate.zoom", "DEFAULT_OAUTH_URL": "zoomstate.zoom",
+    "Applier": "zoomstate.apply", "Outcome": "zoomstate.apply",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def _lazy(name: str) -> Any:
+    """A name from _LAZY: what a test put in its place, else the real one."""
+    return globals()[name] if name in globals() else __getattr__(name)
 
 
 class SetupError(Exception):
@@ -110,25 +134,23 @@ class Manager:
             sandbox_dir.mkdir(parents=True, exist_ok=True)
             with Sandbox(users=hosts, store_path=sandbox_dir / "zoom.json", plan=self.options.zoom_plan,
                          auto_create_users=True, clock=self.clock) as sandbox:
-                from zoomstate.zoom import ZoomCredentials
-
-                creds = ZoomCredentials(sandbox.account_id, sandbox.client_id, sandbox.client_secret)
-                client = ZoomClient(creds, api_url=sandbox.api_url, oauth_url=sandbox.oauth_url,
+                creds = _lazy("ZoomCredentials")(sandbox.account_id, sandbox.client_id, sandbox.client_secret)
+                client = _lazy("ZoomClient")(creds, api_url=sandbox.api_url, oauth_url=sandbox.oauth_url,
                                     plan=self.options.zoom_plan, clock=self.clock)
                 try:
                     yield client, creds.account_id
                 finally:
                     client.close()
             return
-        creds = credentials_from_env(self.environ, desired.credentials or None)
+        creds = _lazy("credentials_from_env")(self.environ, desired.credentials or None)
         if creds is None:
             raise SetupError(
                 "no Zoom credentials: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET (from your "
                 "Server-to-Server OAuth app), or try the built-in sandbox with --sandbox")
-        client = ZoomClient(
+        client = _lazy("ZoomClient")(
             creds,
-            api_url=self.environ.get("ZOOM_API_URL") or DEFAULT_API_URL,
-            oauth_url=self.environ.get("ZOOM_OAUTH_URL") or DEFAULT_OAUTH_URL,
+            api_url=self.environ.get("ZOOM_API_URL") or _lazy("DEFAULT_API_URL"),
+            oauth_url=self.environ.get("ZOOM_OAUTH_URL") or _lazy("DEFAULT_OAUTH_URL"),
             plan=self.options.zoom_plan,
             clock=self.clock,
         )
@@ -141,6 +163,8 @@ class Manager:
                   progress: Callable[[int, int], None] | None = None) -> Plan:
         warnings: list[str] = []
         if refresh_live and session.client is not None:
+            from zoomstate.refresh import refresh, verify_hosts
+
             if self.options.verbose:
                 warnings = verify_hosts(session.client, session.desired)
             live = refresh(session.client, session.desired, session.state,
@@ -157,8 +181,8 @@ class Manager:
         assert session.client is not None
         if session.account_id and session.state.account_id is None:
             session.state.account_id = session.account_id
-        applier = Applier(session.client, session.store, session.state, session.desired, clock=self.clock,
-                          parallelism=self.options.parallelism, on_outcome=on_outcome)
+        applier = _lazy("Applier")(session.client, session.store, session.state, session.desired,
+                                   clock=self.clock, parallelism=self.options.parallelism, on_outcome=on_outcome)
         try:
             result = applier.apply(plan)
         finally:
@@ -197,4 +221,4 @@ def load_plan_file(path: Path) -> Plan:
     return Plan.from_json(data)
 
 
-__all__ = ["Manager", "Options", "Session", "SetupError", "check_plan_file", "load_plan_file", "Outcome"]
+__all__ = ["Manager", "Options", "Session", "SetupError", "check_plan_file", "load_plan_file"]

@@ -8,7 +8,7 @@ Zoom's outputs (join_url, generated passcodes, registration_url, occurrences) ar
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -125,7 +125,7 @@ def live_view(meeting: dict[str, Any], like: dict[str, Any] | None = None) -> di
         "agenda": meeting.get("agenda", "") or "",
         "duration": meeting.get("duration"),
         "timezone": tz_name,
-        "local_time": local_start.strftime("%H:%M") if local_start else None,
+        "local_time": _local_time(local_start, like),
         "recurrence": _live_rule(recurrence) if meeting.get("type") == MEETING_TYPE_RECURRING_FIXED else {
             "type": f"zoom meeting type {meeting.get('type')}"},
         "end": _live_end(meeting, recurrence, tz, like),
@@ -134,6 +134,25 @@ def live_view(meeting: dict[str, Any], like: dict[str, Any] | None = None) -> di
     if like is None or "password" in like:
         view["password"] = meeting.get("password", "")
     return view
+
+
+def _local_time(local_start: datetime | None, like: dict[str, Any] | None) -> str | None:
+    """The live meeting's local start time. When the desired time does not exist on the live start's date
+    (a DST gap), Zoom moves it forward by the gap; that is the desired time, not drift."""
+    if local_start is None:
+        return None
+    shown = local_start.strftime("%H:%M")
+    wanted = (like or {}).get("local_time")
+    if wanted and wanted != shown:
+        hour, minute = (int(part) for part in wanted.split(":"))
+        naive = datetime.combine(local_start.date(), time(hour, minute))
+        tz = local_start.tzinfo
+        as_written = naive.replace(tzinfo=tz)
+        if as_written.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive and (
+                as_written.astimezone(UTC) == local_start.astimezone(UTC)
+                or as_written.astimezone(UTC).astimezone(tz).strftime("%H:%M") == shown):
+            return wanted
+    return shown
 
 
 def _live_rule(recurrence: dict[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from deepdiff import DeepDiff
-
 from zoomstate import calendar
 from zoomstate.model import DesiredConfig, LiveSnapshot, MeetingSpec
 from zoomstate.payload import create_body, identity, live_view, managed_view
@@ -205,6 +203,8 @@ def field_diffs(before: dict[str, Any], after: dict[str, Any]) -> list[FieldDiff
     """Field-level differences between two managed views (before = Zoom or state, after = YAML)."""
     if before == after:  # DeepDiff is slow even on equal inputs
         return []
+    from deepdiff import DeepDiff  # slow to import too: only a plan with changes to existing meetings needs it
+
     tree = DeepDiff(before, after, view="tree", verbose_level=2)
     diffs = []
     for items in tree.values():
@@ -220,14 +220,13 @@ def _present(value: Any) -> Any:
 
 def _preview(spec: MeetingSpec, now: datetime) -> dict[str, Any]:
     p = calendar.preview(spec, now)
-    fmt = "%Y-%m-%dT%H:%M:%S%z"
     return {
         "registration": registration_text(spec),
         "count": p.upcoming,
         "past": p.past,
-        "first": p.first.strftime(fmt) if p.first else None,
-        "next": p.next.strftime(fmt) if p.next else None,
-        "last": p.last.strftime(fmt) if p.last else None,
+        "first": calendar.local_stamp(p.first, offset=True) if p.first else None,
+        "next": calendar.local_stamp(p.next, offset=True) if p.next else None,
+        "last": calendar.local_stamp(p.last, offset=True) if p.last else None,
     }
 
 

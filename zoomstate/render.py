@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
 
-from zoomstate.apply import ApplyResult, Outcome
 from zoomstate.model import Diagnostic
 from zoomstate.plan import Change, Plan
+
+if TYPE_CHECKING:  # types only: importing apply would load the Zoom client for offline commands too
+    from zoomstate.apply import ApplyResult, Outcome
 
 SYMBOLS = {"create": "+", "adopt": "=", "update": "~", "replace": "±", "delete": "-", "unchanged": " "}
 STYLES = {"create": "green", "adopt": "cyan", "update": "yellow", "replace": "magenta", "delete": "red",
