@@ -291,6 +291,9 @@ def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, name: str) -> Diagn
         return Diagnostic("error", name, line, col, "", "a TAB is used for indentation",
                           "use spaces to indent YAML, never tabs")
     problem = exc.problem or "the YAML is not well formed"
+    if "nesting depth" in problem:  # newer libyaml stops deep nesting itself, before our own check
+        return Diagnostic("error", name, line, col, "", f"the file is nested deeper than {MAX_DEPTH} levels",
+                          "a meetings file needs only a few levels: check brackets and indentation")
     message = f"YAML syntax error: {problem}"
     if exc.context:
         message += f" ({exc.context}"

@@ -6,6 +6,7 @@ the stages themselves stay single-purpose.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -107,7 +108,8 @@ class Manager:
     # ------------------------------------------------------------------------------------------ stages
 
     def validate(self) -> DesiredConfig:
-        return load_desired(self.options.meetings_path, environ=self.environ, now=self.clock.now())
+        with _gc_paused():
+            return load_desired(self.options.meetings_path, environ=self.environ, now=self.clock.now())
 
     @contextmanager
     def session(self, *, online: bool, operation: str, lock: bool) -> Iterator[Session]:
@@ -172,7 +174,8 @@ class Manager:
         else:
             live = LiveSnapshot(refreshed=False)
         live.warnings.extend(warnings)
-        plan = build_plan(session.desired, session.state, live, self.clock.now(), targets=self.options.targets)
+        with _gc_paused():
+            plan = build_plan(session.desired, session.state, live, self.clock.now(), targets=self.options.targets)
         if session.account_id and plan.account_id is None:
             plan.account_id = session.account_id
         return plan
@@ -192,6 +195,23 @@ class Manager:
 
     def export(self, session: Session) -> Path:
         return write_csv(session.state, session.csv_path)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large file is loaded or planned.
+
+    Both build hundreds of thousands of small objects that form no cycles, and each collection walks every
+    object alive: a third of the CPU time of a 10,000-meeting plan went to collections that found nothing.
+    Reference counting still frees everything as usual; the collector runs again afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def check_plan_file(plan: Plan, session: Session) -> None:
