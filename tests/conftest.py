@@ -86,15 +86,20 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def sandbox_env(sb) -> dict[str, str]:
+    """The environment that points zoomstate at a sandbox Zoom."""
+    return {
+        "ZOOM_API_URL": sb.api_url,
+        "ZOOM_OAUTH_URL": sb.oauth_url,
+        "ZOOM_ACCOUNT_ID": sb.account_id,
+        "ZOOM_CLIENT_ID": sb.client_id,
+        "ZOOM_CLIENT_SECRET": sb.client_secret,
+    }
+
+
 @pytest.fixture
 def zoom_env(sandbox) -> dict[str, str]:
-    return {
-        "ZOOM_API_URL": sandbox.api_url,
-        "ZOOM_OAUTH_URL": sandbox.oauth_url,
-        "ZOOM_ACCOUNT_ID": sandbox.account_id,
-        "ZOOM_CLIENT_ID": sandbox.client_id,
-        "ZOOM_CLIENT_SECRET": sandbox.client_secret,
-    }
+    return sandbox_env(sandbox)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 from collections import Counter
 from datetime import date, timedelta
 
-from tests.conftest import HOSTS, meeting, write_meetings
+from tests.conftest import HOSTS, meeting, sandbox_env, write_meetings
 from zoomstate import cli
 from zoomstate.sandbox import Sandbox
 from zoomstate.state import StateStore
@@ -16,17 +16,12 @@ from zoomstate.state import StateStore
 START = date.today() + timedelta(days=30)  # subprocesses use the real clock: keep dates ahead of it
 
 
-def _env(sb) -> dict[str, str]:
-    return {"ZOOM_API_URL": sb.api_url, "ZOOM_OAUTH_URL": sb.oauth_url, "ZOOM_ACCOUNT_ID": sb.account_id,
-            "ZOOM_CLIENT_ID": sb.client_id, "ZOOM_CLIENT_SECRET": sb.client_secret}
-
-
 def test_two_applies_started_together_never_duplicate(tmp_path):
     weekday = str(START.isoweekday() % 7 + 1)
     path = write_meetings(tmp_path / "meetings.yaml", [
         meeting(f"c{i:02d}", HOSTS[i % 3], start_date=START.isoformat(), weekly_days=weekday) for i in range(12)])
     with Sandbox(users=HOSTS, latency=0.02) as sb:
-        env = dict(os.environ, **_env(sb), NO_COLOR="1")
+        env = dict(os.environ, **sandbox_env(sb), NO_COLOR="1")
         command = [sys.executable, "-m", "zoomstate", "apply", "-f", str(path), "--auto-approve", "-q"]
         first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True)
@@ -44,7 +39,7 @@ def test_two_applies_started_together_never_duplicate(tmp_path):
         per_topic = Counter(m["topic"] for m in sb.meetings())
         assert len(per_topic) == 12 and set(per_topic.values()) == {1}
         # Whatever happened, one more run leaves everything in place.
-        assert cli.main(["apply", "-f", str(path), "--auto-approve", "-q"], environ=_env(sb)) == 0
+        assert cli.main(["apply", "-f", str(path), "--auto-approve", "-q"], environ=sandbox_env(sb)) == 0
         assert len(sb.meetings()) == 12
         assert len(StateStore(tmp_path / "state" / "zoomstate.json").load().meetings) == 12
 
@@ -68,7 +63,7 @@ def test_parallel_apply_matches_sequential(tmp_path, clock, capsys):
         path = write_meetings(folder / "meetings.yaml", specs)
         with Sandbox(users=HOSTS, clock=clock) as sb:
             assert cli.main(["apply", "-f", str(path), "--auto-approve", "-q", "--parallelism", str(parallelism)],
-                            clock=clock, environ=_env(sb)) == 0
+                            clock=clock, environ=sandbox_env(sb)) == 0
             live = {m["topic"]: (m["host_email"], m["duration"], m["recurrence"], m["settings"]["waiting_room"])
                     for m in sb.meetings()}
         state = StateStore(folder / "state" / "zoomstate.json").load()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import meeting, read_csv, write_meetings
+from tests.conftest import meeting, read_csv, sandbox_env, write_meetings
 from zoomstate import cli
 from zoomstate.crashpoints import CRASH_ENV
 from zoomstate.state import StateStore
@@ -77,11 +77,6 @@ CASES = [
 ]
 
 
-def _env(sb) -> dict[str, str]:
-    return {"ZOOM_API_URL": sb.api_url, "ZOOM_OAUTH_URL": sb.oauth_url, "ZOOM_ACCOUNT_ID": sb.account_id,
-            "ZOOM_CLIENT_ID": sb.client_id, "ZOOM_CLIENT_SECRET": sb.client_secret}
-
-
 def _main(args: list[str], env: dict[str, str], capsys) -> tuple[int, str]:
     capsys.readouterr()
     code = cli.main([str(a) for a in args], environ=env)
@@ -131,7 +126,7 @@ def test_killed_apply_then_rerun_converges(tmp_path: Path, capsys, scenario: str
     before, during, after = SCENARIOS[scenario]
     path = tmp_path / "meetings.yaml"
     with Sandbox(users=[ALICE, BOB]) as sb:
-        env = _env(sb)
+        env = sandbox_env(sb)
         if before is not None:
             write_meetings(path, before)
             code, out = _main(["apply", "-f", path, "--auto-approve"], env, capsys)
@@ -161,6 +156,6 @@ def test_unknown_crash_point_never_fires(tmp_path: Path, capsys):
 
     path = write_meetings(tmp_path / "meetings.yaml", BASE[:1])
     with Sandbox(users=[ALICE, BOB]) as sb:
-        result = _apply_killed_at("no-such-point:1", path, _env(sb))
+        result = _apply_killed_at("no-such-point:1", path, sandbox_env(sb))
         assert result.returncode == 0, result.stdout + result.stderr
         assert len(sb.meetings()) == 1

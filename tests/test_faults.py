@@ -7,14 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import HOSTS, meeting, write_meetings
+from tests.conftest import HOSTS, meeting, sandbox_env, write_meetings
 from zoomstate import cli
 from zoomstate.state import StateStore
-
-
-def _env(sb) -> dict[str, str]:
-    return {"ZOOM_API_URL": sb.api_url, "ZOOM_OAUTH_URL": sb.oauth_url, "ZOOM_ACCOUNT_ID": sb.account_id,
-            "ZOOM_CLIENT_ID": sb.client_id, "ZOOM_CLIENT_SECRET": sb.client_secret}
 
 
 def _no_faults(sb) -> None:
@@ -32,7 +27,7 @@ def test_apply_under_faults_makes_exactly_one_meeting_per_key(tmp_path, clock, c
         codes = []
         for _ in range(4):  # a run that reports an ambiguous create may be re-run
             codes.append(cli.main(["apply", "-f", str(path), "--auto-approve", "-q"], clock=clock,
-                                  environ=_env(sb)))
+                                  environ=sandbox_env(sb)))
             if codes[-1] == 0:
                 break
         assert codes[-1] == 0, capsys.readouterr()
@@ -46,7 +41,7 @@ def test_apply_under_faults_makes_exactly_one_meeting_per_key(tmp_path, clock, c
         assert set(state.meetings) == set(keys) and not state.pending
         assert {m.meeting_id for m in state.meetings.values()} == {m["id"] for m in sb.meetings()}
         capsys.readouterr()
-        assert cli.main(["plan", "-f", str(path), "--detailed-exitcode"], clock=clock, environ=_env(sb)) == 0
+        assert cli.main(["plan", "-f", str(path), "--detailed-exitcode"], clock=clock, environ=sandbox_env(sb)) == 0
 
 
 def test_daily_limit_defers_then_next_day_finishes_without_duplicates(tmp_path, clock, capsys):
@@ -56,7 +51,7 @@ def test_daily_limit_defers_then_next_day_finishes_without_duplicates(tmp_path, 
     path = write_meetings(tmp_path / "meetings.yaml", [meeting(k, "alice@example.com") for k in keys])
     with Sandbox(users=HOSTS, clock=clock, daily_limit=5) as sb:
         code = cli.main(["apply", "-f", str(path), "--auto-approve", "--parallelism", "1"], clock=clock,
-                        environ=_env(sb))
+                        environ=sandbox_env(sb))
         captured = capsys.readouterr()
         assert code == 1
         assert "deferred" in captured.out and "daily" in captured.out
@@ -65,7 +60,7 @@ def test_daily_limit_defers_then_next_day_finishes_without_duplicates(tmp_path, 
         state = StateStore(tmp_path / "state" / "zoomstate.json").load()
         assert len(state.meetings) == 5 and not state.pending
         clock.advance(timedelta(days=1).total_seconds())
-        code = cli.main(["apply", "-f", str(path), "--auto-approve"], clock=clock, environ=_env(sb))
+        code = cli.main(["apply", "-f", str(path), "--auto-approve"], clock=clock, environ=sandbox_env(sb))
         assert code == 0, capsys.readouterr()
         assert sorted(m["topic"] for m in sb.meetings()) == sorted(k.title() for k in keys)
         assert len(StateStore(tmp_path / "state" / "zoomstate.json").load().meetings) == 8

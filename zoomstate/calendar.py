@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -205,10 +206,30 @@ def _ordered(starts: tuple[datetime, ...], offsets: tuple[timedelta, ...]) -> bo
     return all(starts[i] - starts[i - 1] >= offsets[i] - offsets[i - 1] for i in range(1, len(starts)))
 
 
-# A plan asks for the same series several times (checks, preview, summary, Zoom body, managed view);
-# MeetingSpec is frozen and hashable, so computing each once keeps large plans fast.
-@functools.lru_cache(maxsize=32_768)
+# A plan asks for the same series several times (checks, preview, summary, Zoom body, managed view), so
+# each MeetingSpec object's timeline is computed once. Keyed by identity (a frozen spec never changes), which
+# is cheaper than hashing its thirty fields, and kept only while the spec lives: a finished run leaves no
+# cache of specs behind for the garbage collector to walk at exit.
+_TIMELINES: dict[int, tuple[weakref.ref[MeetingSpec], _Timeline]] = {}
+
+
 def _timeline(spec: MeetingSpec) -> _Timeline:
+    key = id(spec)
+    entry = _TIMELINES.get(key)
+    if entry is not None and entry[0]() is spec:
+        return entry[1]
+    line = _make_timeline(spec)
+    _TIMELINES[key] = (weakref.ref(spec, functools.partial(_forget, key)), line)
+    return line
+
+
+def _forget(key: int, ref: weakref.ref[MeetingSpec]) -> None:
+    entry = _TIMELINES.get(key)
+    if entry is not None and entry[0] is ref:  # not a newer entry for another spec at the same address
+        del _TIMELINES[key]
+
+
+def _make_timeline(spec: MeetingSpec) -> _Timeline:
     if spec.end_date is None and spec.occurrences is not None and spec.occurrences <= 0:
         return _Timeline((), (), True)
     tz = ZoneInfo(spec.timezone)
