@@ -338,7 +338,8 @@ def test_check_warns_about_past_occurrences():
 def test_check_warns_when_start_date_is_not_a_meeting_day():
     s = spec(start_date=date(2027, 3, 2), weekly_days=(2, 6), occurrences=4, timezone="UTC")
     assert messages(check(s, utc(2027, 1, 1)), "warning") == [
-        ("k.start_date", "2027-03-02 is a Tue; the first meeting is on 2027-03-05")]
+        ("k.start_date", '2027-03-02 is a Tue, but weekly_days "2,6" means Mon, Fri (1 = Sunday ... 7 = Saturday): '
+                         "the first meeting is on 2027-03-05")]
 
 
 def test_check_warns_about_months_without_the_day():

@@ -477,11 +477,14 @@ def _dst_changes(starts: Sequence[datetime], offsets: Sequence[timedelta]) -> li
 def _gaps(starts: Sequence[datetime], offsets: Sequence[timedelta]) -> list[datetime]:
     if not starts:
         return []
-    # Only a wall time whose offset depends on fold is near a DST change; _in_gap settles those few.
-    # (combine() with a fold=1 clock is several times cheaper than replace(fold=1).)
+    # Only a wall time whose offset depends on fold is near a DST change; _in_gap settles those few. The
+    # fold=1 offsets are computed in bulk (map, combine) because most series have no such time at all.
     later = starts[0].timetz().replace(fold=1)
-    return [s for s, offset in zip(starts, offsets, strict=True)
-            if datetime.combine(s.date(), later).utcoffset() != offset and _in_gap(s)]
+    other = tuple(map(datetime.utcoffset, map(datetime.combine, map(datetime.date, starts),
+                                               itertools.repeat(later, len(starts)))))
+    if other == tuple(offsets):
+        return []
+    return [s for s, offset, folded in zip(starts, offsets, other, strict=True) if folded != offset and _in_gap(s)]
 
 
 def _in_gap(dt: datetime) -> bool:
@@ -511,8 +514,11 @@ def _warnings(spec: MeetingSpec, rule: Rule, line: _Timeline, past: int) -> list
                          f"{_plural(past, 'occurrence')} {'is' if past == 1 else 'are'} already past; "
                          f"the series will start on {upcoming[0].date().isoformat()}"))
     if rule.kind == "weekly" and zoom_weekday(spec.start_date) not in rule.weekly_days:
+        days = ", ".join(_DAY_NAMES[d] for d in rule.weekly_days)
+        digits = ",".join(str(d) for d in rule.weekly_days)
         out.append(_diag(spec, "start_date", "warning",
-                         f"{spec.start_date.isoformat()} is a {_DAY_NAMES[zoom_weekday(spec.start_date)]}; "
+                         f"{spec.start_date.isoformat()} is a {_DAY_NAMES[zoom_weekday(spec.start_date)]}, but "
+                         f'weekly_days "{digits}" means {days} (1 = Sunday ... 7 = Saturday): '
                          f"the first meeting is on {starts[0].date().isoformat()}"))
     if rule.kind == "monthly" and (rule.monthly_day or 0) > 28:
         missing = _missing_months(spec, rule, starts)

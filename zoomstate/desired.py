@@ -23,7 +23,7 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from importlib import resources
@@ -42,7 +42,7 @@ from zoomstate.document import (
     plain_scalar,
     printable,
 )
-from zoomstate.model import DesiredConfig, Diagnostic, InputError, MeetingSpec, Severity
+from zoomstate.model import DesiredConfig, Diagnostic, InputError, MeetingSpec, Position, Severity
 
 if TYPE_CHECKING:  # jsonschema is imported only when a file has schema errors
     from jsonschema import Draft202012Validator
@@ -689,14 +689,42 @@ def _duplicate_host_topic(merged: list[_Merged], report: _Report) -> None:
 # -- building -----------------------------------------------------------------------------------
 
 
+class _FieldPositions(Mapping[str, Position]):
+    """A meeting's field -> Position, each Position made when asked for.
+
+    A large file has a dozen fields per meeting; building, keeping and garbage-collecting a Position for each
+    cost more than the few messages that name one.
+    """
+
+    __slots__ = ("_file", "_where")
+
+    def __init__(self, file: str, where: dict[str, tuple[int, int]]):
+        self._file = file
+        self._where = where
+
+    def __getitem__(self, name: str) -> Position:
+        line, col = self._where[name]
+        return Position(self._file, line, col)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def __repr__(self) -> str:
+        return f"{{{', '.join(f'{name!r}: {self[name]!r}' for name in self._where)}}}"
+
+
 def _spec(m: _Merged, key: str, doc: Document) -> MeetingSpec:
-    positions = {}
+    where = {}
     for name, path in m.paths.items():
-        pos = doc.position(path)
-        if pos is not None:
-            positions[name] = pos
+        found = doc.line_col(path)
+        if found is not None:
+            where[name] = found
     fields = {k: v for k, v in m.values.items() if k != "key"}
-    return MeetingSpec(key=key, **fields, position=doc.position(m.path), field_positions=positions)
+    return MeetingSpec(key=key, **fields, position=doc.position(m.path),
+                       field_positions=_FieldPositions(doc.path, where))
 
 
 def _output_file(root: Mapping[str, Any], report: _Report, meetings_path: Path) -> str:

@@ -99,17 +99,25 @@ class Document:
 
     def position(self, path: Sequence[str | int]) -> Position | None:
         """Where the value at ``path`` (e.g. ``("meetings", 2, "weekly_days")``) was written."""
-        return self._lookup(self._values, tuple(path))
+        found = self.line_col(path)
+        return Position(self.path, found[0], found[1]) if found is not None else None
+
+    def line_col(self, path: Sequence[str | int]) -> tuple[int, int] | None:
+        """position() as a (line, column) pair, for callers that keep many and show few."""
+        path = path if type(path) is tuple else tuple(path)
+        found = self._values.get(path)  # the usual case, without following links
+        return found if found is not None else self._lookup(self._values, path)
 
     def key_position(self, path: Sequence[str | int]) -> Position | None:
         """Where the mapping key that ends ``path`` was written (for "unknown field" errors)."""
-        return self._lookup(self._keys, tuple(path))
+        found = self._lookup(self._keys, tuple(path))
+        return Position(self.path, found[0], found[1]) if found is not None else None
 
-    def _lookup(self, index: dict[PathTuple, _LineCol], path: PathTuple) -> Position | None:
+    def _lookup(self, index: dict[PathTuple, _LineCol], path: PathTuple) -> _LineCol | None:
         for _ in range(MAX_DEPTH * 4):  # links can chain (alias of an alias); bounded for safety
             found = index.get(path)
             if found is not None:
-                return Position(self.path, found[0], found[1])
+                return found
             target = self._redirect(path)
             if target is None:
                 return None
