@@ -288,7 +288,8 @@ def _end_of_day_utc(day: date, tz: ZoneInfo) -> str:
     return end.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _rule_body(rule: Rule) -> dict[str, Any]:
+def rule_body(rule: Rule) -> dict[str, Any]:
+    """The rule as Zoom's recurrence object, without the end fields."""
     body: dict[str, Any] = {"type": ZOOM_RECURRENCE_TYPES[rule.kind], "repeat_interval": rule.interval}
     if rule.kind == "weekly":
         body["weekly_days"] = ",".join(str(d) for d in rule.weekly_days)
@@ -316,7 +317,7 @@ def zoom_schedule(spec: MeetingSpec, now: datetime) -> ZoomSchedule:
             + ("the series has no occurrence at all" if not starts else
                f"every occurrence is already past (the last was {starts[-1].date().isoformat()})")
         )
-    recurrence = _rule_body(rule_of(spec))
+    recurrence = rule_body(rule_of(spec))
     if spec.end_date is not None:
         recurrence["end_date_time"] = _end_of_day_utc(spec.end_date, ZoneInfo(spec.timezone))
     else:

@@ -62,16 +62,8 @@ def create_body(spec: MeetingSpec, now: datetime) -> dict[str, Any]:
 
 
 def _recurrence_rule(spec: MeetingSpec) -> dict[str, Any]:
-    rule: dict[str, Any] = {"type": spec.recurrence_type, "repeat_interval": spec.repeat_interval}
-    if spec.recurrence_type == "weekly":
-        rule["weekly_days"] = ",".join(str(d) for d in spec.weekly_days or ())
-    elif spec.recurrence_type == "monthly":
-        if spec.monthly_day is not None:
-            rule["monthly_day"] = spec.monthly_day
-        else:
-            rule["monthly_week"] = spec.monthly_week
-            rule["monthly_week_day"] = spec.monthly_week_day
-    return rule
+    """Zoom's recurrence rule with the type by name, as the live side reads it back (see _live_rule)."""
+    return {**calendar.rule_body(calendar.rule_of(spec)), "type": spec.recurrence_type}
 
 
 def managed_view(spec: MeetingSpec) -> dict[str, Any]:
