@@ -6,6 +6,7 @@ Renders what the other stages computed; computes nothing itself.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +28,11 @@ MARKDOWN_LIMIT = 65_000
 
 
 def make_console(stream: Any, *, color: bool | None = None) -> Console:
-    """A console that colours only on a terminal (rich honours NO_COLOR and TERM=dumb) and never wraps."""
-    return Console(file=stream, highlight=False, soft_wrap=True, emoji=False,
-                   no_color=(color is False) or None, force_terminal=color or None)
+    """A console that styles only on a terminal, and not at all with NO_COLOR or --no-color (no bold either:
+    people set NO_COLOR to get plain text), and never wraps."""
+    plain = color is False or bool(os.environ.get("NO_COLOR"))
+    return Console(file=stream, highlight=False, soft_wrap=True, emoji=False, no_color=plain or None,
+                   color_system=None if plain else "auto", force_terminal=color or None)
 
 
 def value_text(value: Any) -> str:
