@@ -165,6 +165,17 @@ def test_true_false_and_numbers_compare_the_json_way() -> None:
         False, True, True, False, True, True, False]
 
 
+def test_leaf_schemas_checked_in_one_step_agree() -> None:
+    whole = {"type": "integer", "minimum": 0, "maximum": 2, "enum": [0, 2, 5]}
+    assert agrees(whole, [0, 2.0, 1, 5, True, False, "0", None, 2.5]) == [
+        True, True, False, False, False, False, False, False, False]
+    mixed = {"type": "integer", "enum": [1, True]}  # not all whole numbers: the general form
+    assert agrees(mixed, [1, True, 1.0, 2]) == [True, False, True, False]
+    text = {"type": "string", "minLength": 2, "maxLength": 4, "pattern": "^a", "format": "email"}
+    assert agrees(text, ["a@", "a@bc", "a@bcd", "b@c", "ab", "a", 5, None]) == [
+        True, True, False, False, False, False, False, False]
+
+
 def test_patterns_search_and_formats_check_only_text() -> None:
     assert agrees({"pattern": "b"}, ["abc", "xyz", 5]) == [True, False, True]
     assert agrees({"format": "email", "maxLength": 3}, ["a@b", "ab", "a@bc", None]) == [True, False, False, True]

@@ -9,8 +9,8 @@ falls in a DST gap resolves the way ``zoneinfo`` does with ``fold=0``.
 from __future__ import annotations
 
 import bisect
-import functools
 import itertools
+import operator
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +50,13 @@ class Rule:
 
 def rule_of(spec: MeetingSpec) -> Rule:
     """The spec's pattern. Missing calendar fields fall back to start_date's weekday / day of month."""
+    ref = _TIMELINES.get(id(spec))
+    if ref is not None and ref() is spec:
+        return ref.line.rule  # already worked out with the spec's series
+    return _rule_of(spec)
+
+
+def _rule_of(spec: MeetingSpec) -> Rule:
     if spec.recurrence_type == "weekly":
         days = tuple(sorted(set(spec.weekly_days or ()))) or (zoom_weekday(spec.start_date),)
         return Rule("weekly", spec.repeat_interval, weekly_days=days)
@@ -116,17 +123,16 @@ def _dates(rule: Rule, start: date, until: date | None, limit: int) -> list[date
 
 def _weekly(first: int, last: int, interval: int, days: list[int], limit: int) -> list[date]:
     # Weeks run Sunday to Saturday and are counted from the week that holds the start (wkst=SU).
-    found: list[int] = []
     sunday = first - date.fromordinal(first).isoweekday() % 7
-    while len(found) < limit:
-        for day in days:
-            ordinal = sunday + day - 1
-            if ordinal > last:
-                return list(map(date.fromordinal, found))
-            if ordinal >= first:
-                found.append(ordinal)
-        sunday += 7 * interval
-    return list(map(date.fromordinal, found[:limit]))
+    if last < first:
+        return []
+    # Enough weeks for ``limit`` dates after the first week's early days are dropped, and none past ``last``.
+    weeks = min(limit // len(days) + 2, (last - sunday) // (7 * interval) + 1)
+    step = 7 * interval
+    ordinals = [sunday + week * step + day - 1 for week in range(weeks) for day in days]
+    begin = bisect.bisect_left(ordinals, first)
+    end = min(begin + limit, bisect.bisect_right(ordinals, last))
+    return list(map(date.fromordinal, ordinals[begin:end]))
 
 
 def _monthly(start: date, until: date, interval: int, limit: int,
@@ -159,14 +165,16 @@ def _leap(year: int) -> bool:
 def _wall_times(rule: Rule, dtstart: datetime, until: date | None, count: int | None,
                 tz: tzinfo) -> list[datetime]:
     """At most 1,000 occurrences as aware datetimes (fold=0: a gap time takes the offset before the change)."""
-    dtstart = dtstart.replace(microsecond=0)  # as rrule does
+    # (datetime.replace() and time.replace() parse keywords and cost a microsecond each: avoided when idle.)
+    if dtstart.microsecond:
+        dtstart = dtstart.replace(microsecond=0)  # as rrule does
     dates = None if count is not None and count <= 0 else _dates(
         rule, dtstart.date(), until, SERIES_LIMIT if count is None else min(count, SERIES_LIMIT))
     if dates is None:
         until_dt = datetime.combine(until, time.max) if until is not None else None
         naive = itertools.islice(_rrule(rule, dtstart, until_dt, count), SERIES_LIMIT)
         return [dt.replace(tzinfo=tz) for dt in naive]
-    clock = dtstart.time().replace(tzinfo=tz, fold=0)
+    clock = time(dtstart.hour, dtstart.minute, dtstart.second, 0, tz)
     return list(map(datetime.combine, dates, itertools.repeat(clock, len(dates))))
 
 
@@ -175,27 +183,29 @@ def series(spec: MeetingSpec) -> list[datetime]:
     return list(_timeline(spec).starts)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Timeline:
-    """A series with what its checks and previews need, computed once."""
+    """A series with what its checks and previews need, computed once (never changed afterwards)."""
 
+    rule: Rule
     starts: tuple[datetime, ...]
     offsets: tuple[timedelta, ...]  # UTC offset of each start
     ordered: bool  # the instants never decrease, so ``now`` can be placed by bisection
-    # The last (now, past count): a plan asks three times per meeting with one ``now``. One slot holding a
-    # tuple, so threads read and replace it whole.
-    _last: list[tuple[datetime, int] | None] = field(default_factory=lambda: [None], compare=False, repr=False)
+    # The last (now, past count) and (now, preview): a plan asks several times per meeting with one ``now``.
+    # Each attribute holds a tuple, so threads read and replace it whole.
+    last: tuple[datetime, int] | None = field(default=None, compare=False, repr=False)
+    shown: tuple[datetime, Preview] | None = field(default=None, compare=False, repr=False)
 
     def past_count(self, now: datetime) -> int:
         """How many occurrences start at or before ``now`` (aware): those are past."""
-        last = self._last[0]
+        last = self.last
         if last is not None and last[0] is now:
             return last[1]
         if self.ordered:
             count = bisect.bisect_right(self.starts, now)
         else:
             count = sum(1 for s in self.starts if s <= now)
-        self._last[0] = (now, count)
+        self.last = (now, count)
         return count
 
 
@@ -203,42 +213,54 @@ def _ordered(starts: tuple[datetime, ...], offsets: tuple[timedelta, ...]) -> bo
     if not offsets or offsets.count(offsets[0]) == len(offsets):
         return True  # one offset throughout: instants follow the wall clock, which always moves forward
     # Same-zone subtraction is wall-clock time; the instant moves forward when that covers the offset change.
-    return all(starts[i] - starts[i - 1] >= offsets[i] - offsets[i - 1] for i in range(1, len(starts)))
+    # (map over operator functions: no Python-level step per occurrence.)
+    walls = map(operator.sub, starts[1:], starts[:-1])
+    return all(map(operator.ge, walls, map(operator.sub, offsets[1:], offsets[:-1])))
 
 
 # A plan asks for the same series several times (checks, preview, summary, Zoom body, managed view), so
 # each MeetingSpec object's timeline is computed once. Keyed by identity (a frozen spec never changes), which
 # is cheaper than hashing its thirty fields, and kept only while the spec lives: a finished run leaves no
 # cache of specs behind for the garbage collector to walk at exit.
-_TIMELINES: dict[int, tuple[weakref.ref[MeetingSpec], _Timeline]] = {}
+class _SpecRef(weakref.ref):
+    """A weak reference to a spec that carries the spec's cache key and timeline."""
+
+    __slots__ = ("key", "line")
+    key: int
+    line: _Timeline
+
+
+_TIMELINES: dict[int, _SpecRef] = {}
 
 
 def _timeline(spec: MeetingSpec) -> _Timeline:
     key = id(spec)
-    entry = _TIMELINES.get(key)
-    if entry is not None and entry[0]() is spec:
-        return entry[1]
-    line = _make_timeline(spec)
-    _TIMELINES[key] = (weakref.ref(spec, functools.partial(_forget, key)), line)
-    return line
+    ref = _TIMELINES.get(key)
+    if ref is not None and ref() is spec:
+        return ref.line
+    ref = _SpecRef(spec, _forget)
+    ref.key, ref.line = key, _make_timeline(spec)
+    _TIMELINES[key] = ref
+    return ref.line
 
 
-def _forget(key: int, ref: weakref.ref[MeetingSpec]) -> None:
-    entry = _TIMELINES.get(key)
-    if entry is not None and entry[0] is ref:  # not a newer entry for another spec at the same address
-        del _TIMELINES[key]
+def _forget(ref: _SpecRef) -> None:
+    if _TIMELINES.get(ref.key) is ref:  # not a newer entry for another spec at the same address
+        del _TIMELINES[ref.key]
 
 
 def _make_timeline(spec: MeetingSpec) -> _Timeline:
+    rule = _rule_of(spec)
     if spec.end_date is None and spec.occurrences is not None and spec.occurrences <= 0:
-        return _Timeline((), (), True)
+        return _Timeline(rule, (), (), True)
     tz = ZoneInfo(spec.timezone)
-    dtstart = datetime.combine(spec.start_date, spec.start_time.replace(tzinfo=None))
+    clock = spec.start_time if spec.start_time.tzinfo is None else spec.start_time.replace(tzinfo=None)
+    dtstart = datetime.combine(spec.start_date, clock)
     # end_date is inclusive on the local calendar: any occurrence on that day counts.
     count = spec.occurrences if spec.end_date is None else None
-    starts = tuple(_wall_times(rule_of(spec), dtstart, spec.end_date, count, tz))
+    starts = tuple(_wall_times(rule, dtstart, spec.end_date, count, tz))
     offsets = tuple(map(datetime.utcoffset, starts))
-    return _Timeline(starts, offsets, _ordered(starts, offsets))
+    return _Timeline(rule, starts, offsets, _ordered(starts, offsets))
 
 
 @dataclass(frozen=True)
@@ -257,8 +279,11 @@ def preview(spec: MeetingSpec, now: datetime) -> Preview:
     Upcoming means starting after now, the same test zoom_schedule uses.
     """
     line = _timeline(spec)
+    shown = line.shown
+    if shown is not None and shown[0] is now:
+        return shown[1]  # frozen: safe to hand out again
     starts, past = line.starts, line.past_count(now)
-    return Preview(
+    result = Preview(
         total=len(starts),
         past=past,
         upcoming=len(starts) - past,
@@ -266,6 +291,8 @@ def preview(spec: MeetingSpec, now: datetime) -> Preview:
         next=starts[past] if past < len(starts) else None,
         last=starts[-1] if starts else None,
     )
+    line.shown = (now, result)
+    return result
 
 
 def local_stamp(dt: datetime, *, offset: bool = False) -> str:
@@ -317,7 +344,7 @@ def zoom_schedule(spec: MeetingSpec, now: datetime) -> ZoomSchedule:
             + ("the series has no occurrence at all" if not starts else
                f"every occurrence is already past (the last was {starts[-1].date().isoformat()})")
         )
-    recurrence = rule_body(rule_of(spec))
+    recurrence = rule_body(line.rule)
     if spec.end_date is not None:
         recurrence["end_date_time"] = _end_of_day_utc(spec.end_date, ZoneInfo(spec.timezone))
     else:
@@ -469,6 +496,8 @@ def _utc_clock(dt: datetime) -> str:
 
 def _dst_changes(starts: Sequence[datetime], offsets: Sequence[timedelta]) -> list[str]:
     """Where the UTC offset differs from the previous occurrence's (offsets[i] is starts[i]'s)."""
+    if not offsets or offsets.count(offsets[0]) == len(offsets):
+        return []
     return [
         f"from {_utc_clock(starts[i - 1])} to {_utc_clock(starts[i])} on {starts[i].date().isoformat()}"
         for i in range(1, len(starts)) if offsets[i] != offsets[i - 1]
@@ -570,4 +599,4 @@ def check(spec: MeetingSpec, now: datetime) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     if len(upcoming) > ZOOM_OCCURRENCE_CAP:
         out.append(_cap_error(spec, past, upcoming))
-    return out + _warnings(spec, rule_of(spec), line, past)
+    return out + _warnings(spec, line.rule, line, past)

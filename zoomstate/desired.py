@@ -168,7 +168,7 @@ class _Report:
 
     def has_bad(self, path: PathTuple) -> bool:
         """True when this value, a value around it, or a value inside it was reported as wrong."""
-        return self.is_bad(path) or any(bad[: len(path)] == path for bad in self.bad)
+        return bool(self.bad) and (self.is_bad(path) or any(bad[: len(path)] == path for bad in self.bad))
 
 
 def _line_order(diag: Diagnostic) -> tuple[int, int]:
@@ -203,10 +203,23 @@ def _field_of(path: PathTuple) -> str:
 
 
 def _substitute(value: Any, path: PathTuple, environ: Mapping[str, str], report: _Report) -> Any:
+    # Copy on write: a mapping or list without a reference is returned as it is, and only strings that hold
+    # "${" and collections are visited (a large file is mostly plain values).
     if isinstance(value, dict):
-        return {k: _substitute(v, (*path, k), environ, report) for k, v in value.items()}
+        changed = {}
+        for k, v in value.items():
+            if isinstance(v, str):
+                if "${" not in v:
+                    continue
+            elif not isinstance(v, dict | list):
+                continue
+            new = _substitute(v, (*path, k), environ, report)
+            if new is not v:
+                changed[k] = new
+        return {**value, **changed} if changed else value
     if isinstance(value, list):
-        return [_substitute(v, (*path, i), environ, report) for i, v in enumerate(value)]
+        items = [_substitute(v, (*path, i), environ, report) if _may_refer(v) else v for i, v in enumerate(value)]
+        return items if any(new is not old for new, old in zip(items, value, strict=True)) else value
     if not isinstance(value, str) or "${" not in value:
         return value
     problems: list[str] = []
@@ -238,6 +251,10 @@ def _substitute(value: Any, path: PathTuple, environ: Mapping[str, str], report:
     return result
 
 
+def _may_refer(value: Any) -> bool:
+    return isinstance(value, dict | list) or (isinstance(value, str) and "${" in value)
+
+
 # -- control characters -------------------------------------------------------------------------
 
 # Line breaks and tabs belong in an agenda; in any other value they are mistakes, and escape sequences
@@ -248,19 +265,30 @@ MULTILINE_FIELDS = {"agenda": "\t\n\r"}
 
 
 def _control_characters(value: Any, path: PathTuple, report: _Report) -> None:
+    # Only collections and strings holding such a character are visited: a large file is mostly clean text.
     if isinstance(value, dict):
         for name, item in value.items():
+            if isinstance(item, str):
+                if not has_unprintable(item):
+                    continue
+            elif not isinstance(item, dict | list):
+                continue
             if not (path == () and name.startswith("x-")):  # x- blocks are ignored, as the schema says
                 _control_characters(item, (*path, name), report)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _control_characters(item, (*path, index), report)
+            if _may_hold_control(item):
+                _control_characters(item, (*path, index), report)
     elif isinstance(value, str) and has_unprintable(value):
         allowed = MULTILINE_FIELDS.get(_field_of(path), "")
         for index, char in enumerate(value):
             if is_unprintable(char) and char not in allowed:
                 _control_character_error(char, index, path, report)
                 return
+
+
+def _may_hold_control(value: Any) -> bool:
+    return isinstance(value, dict | list) or (isinstance(value, str) and has_unprintable(value))
 
 
 def _control_character_error(char: str, index: int, path: PathTuple, report: _Report) -> None:
@@ -446,9 +474,12 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
 def _check_values(values: Mapping[str, Any], base: PathTuple, report: _Report) -> dict[str, Any]:
     """Valid, converted values of one meeting or of defaults; wrong ones are reported and left out."""
     out: dict[str, Any] = {}
+    types = _field_types()
     for name, raw in values.items():
+        if name not in types:
+            continue
         path = (*base, name)
-        if name not in _field_types() or report.has_bad(path):
+        if report.has_bad(path):
             continue
         value = raw
         if name in _CONVERT:
@@ -457,7 +488,7 @@ def _check_values(values: Mapping[str, Any], base: PathTuple, report: _Report) -
             except ValueError:
                 report.error(path, f"{raw} is not a real date", "check the day and month")
                 continue
-        elif _field_types()[name] == "integer" and isinstance(raw, float):
+        elif types[name] == "integer" and isinstance(raw, float):
             value = int(raw)  # the schema accepted 60.0 as a whole number
         if name == "timezone" and value not in _zones():
             report.error(path, f"unknown timezone `{value}`", _zone_hint(value))
@@ -693,17 +724,18 @@ class _FieldPositions(Mapping[str, Position]):
     """A meeting's field -> Position, each Position made when asked for.
 
     A large file has a dozen fields per meeting; building, keeping and garbage-collecting a Position for each
-    cost more than the few messages that name one.
+    cost more than the few messages that name one. Each is kept as one int (line << 32 | column), which the
+    garbage collector does not track, unlike a (line, column) tuple.
     """
 
     __slots__ = ("_file", "_where")
 
-    def __init__(self, file: str, where: dict[str, tuple[int, int]]):
+    def __init__(self, file: str, where: dict[str, int]):
         self._file = file
         self._where = where
 
     def __getitem__(self, name: str) -> Position:
-        line, col = self._where[name]
+        line, col = divmod(self._where[name], 1 << 32)
         return Position(self._file, line, col)
 
     def __iter__(self) -> Iterator[str]:
@@ -717,11 +749,8 @@ class _FieldPositions(Mapping[str, Position]):
 
 
 def _spec(m: _Merged, key: str, doc: Document) -> MeetingSpec:
-    where = {}
-    for name, path in m.paths.items():
-        found = doc.line_col(path)
-        if found is not None:
-            where[name] = found
+    where = {name: found[0] << 32 | found[1]
+             for name, found in zip(m.paths, doc.line_cols(m.paths.values()), strict=True) if found is not None}
     fields = {k: v for k, v in m.values.items() if k != "key"}
     return MeetingSpec(key=key, **fields, position=doc.position(m.path),
                        field_positions=_FieldPositions(doc.path, where))

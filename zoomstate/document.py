@@ -43,7 +43,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,9 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     HAVE_LIBYAML = False
 
 PathTuple = tuple[str | int, ...]
-_LineCol = tuple[int, int]  # 1-based; made into a Position only when asked for
+# Where a value was written: (line, column), 1-based, then (line, column) of its key for a value in a mapping.
+# One index entry for both, made into a Position only when asked for.
+_Where = tuple[int, ...]
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null")}
@@ -92,8 +94,7 @@ class Document:
     path: str
     sha256: str
     root: dict[str, Any]
-    _values: dict[PathTuple, _LineCol] = field(default_factory=dict, repr=False)
-    _keys: dict[PathTuple, _LineCol] = field(default_factory=dict, repr=False)
+    _values: dict[PathTuple, _Where] = field(default_factory=dict, repr=False)
     # Paths whose value came from an alias or a merge key -> path of the anchored original.
     _links: dict[PathTuple, PathTuple] = field(default_factory=dict, repr=False)
 
@@ -105,18 +106,24 @@ class Document:
     def line_col(self, path: Sequence[str | int]) -> tuple[int, int] | None:
         """position() as a (line, column) pair, for callers that keep many and show few."""
         path = path if type(path) is tuple else tuple(path)
-        found = self._values.get(path)  # the usual case, without following links
-        return found if found is not None else self._lookup(self._values, path)
+        found = self._values.get(path) or self._lookup(path)  # the usual case first, without following links
+        return (found[0], found[1]) if found is not None else None
+
+    def line_cols(self, paths: Iterable[PathTuple]) -> list[tuple[int, int] | None]:
+        """line_col() of each path, in one call (a meeting asks for a dozen)."""
+        get = self._values.get
+        return [(found[0], found[1]) if (found := get(path) or self._lookup(path)) is not None else None
+                for path in paths]
 
     def key_position(self, path: Sequence[str | int]) -> Position | None:
         """Where the mapping key that ends ``path`` was written (for "unknown field" errors)."""
-        found = self._lookup(self._keys, tuple(path))
-        return Position(self.path, found[0], found[1]) if found is not None else None
+        found = self._lookup(tuple(path), key=True)
+        return Position(self.path, found[2], found[3]) if found is not None else None
 
-    def _lookup(self, index: dict[PathTuple, _LineCol], path: PathTuple) -> _LineCol | None:
+    def _lookup(self, path: PathTuple, *, key: bool = False) -> _Where | None:
         for _ in range(MAX_DEPTH * 4):  # links can chain (alias of an alias); bounded for safety
-            found = index.get(path)
-            if found is not None:
+            found = self._values.get(path)
+            if found is not None and (not key or len(found) == 4):
                 return found
             target = self._redirect(path)
             if target is None:
@@ -199,7 +206,7 @@ def load_document(path: str | Path) -> Document:
             "error", name, 1, 1, "", f"the top level must be a mapping, not {found}",
             "start the file with `meetings:` followed by a list of meetings",
         )])
-    return Document(name, hashlib.sha256(raw).hexdigest(), root, builder.values, builder.keys, builder.links)
+    return Document(name, hashlib.sha256(raw).hexdigest(), root, builder.values, builder.links)
 
 
 def _error(name: str, line: int | None, col: int | None, message: str, hint: str = "") -> InputError:
@@ -270,8 +277,11 @@ def _untab_json(text: str) -> str:  # pragma: no cover - only without libyaml
 
 def _build(text: str, name: str) -> tuple[Any, _Builder]:
     builder = _Builder(name)
+    loader = None
     try:
-        builder.run(_events(text))
+        loader = _Loader(text)
+        # yaml.parse() without its generator: iter(callable, None) asks the parser for each event from C.
+        builder.run(iter(loader.get_event, None))
     except yaml.MarkedYAMLError as exc:
         raise InputError([*builder.errors, _syntax_diagnostic(exc, text, name)]) from None
     except yaml.reader.ReaderError as exc:
@@ -280,13 +290,12 @@ def _build(text: str, name: str) -> tuple[Any, _Builder]:
                      "remove control characters from the file") from None
     except yaml.YAMLError as exc:
         raise _error(name, None, None, f"YAML error: {exc}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if builder.errors:
         raise InputError(builder.errors)
     return builder.root, builder
-
-
-def _events(text: str) -> Iterator[Any]:
-    return yaml.parse(text, Loader=_Loader)
 
 
 def _syntax_diagnostic(exc: yaml.MarkedYAMLError, text: str, name: str) -> Diagnostic:
@@ -334,6 +343,7 @@ class _Frame:
     is_list: bool = False
     pending_key: str | None = None
     key_line: int = 0
+    key_col: int = 0
     merges: list[tuple[PathTuple, dict[str, Any]]] = field(default_factory=list)
     merge_key_pending: bool = False
     first_line: dict[str, int] = field(default_factory=dict)
@@ -353,8 +363,7 @@ class _Builder:
     def __init__(self, name: str):
         self.name = name
         self.root: Any = None
-        self.values: dict[PathTuple, _LineCol] = {}
-        self.keys: dict[PathTuple, _LineCol] = {}
+        self.values: dict[PathTuple, _Where] = {}
         self.links: dict[PathTuple, PathTuple] = {}
         self.errors: list[Diagnostic] = []
         self.stack: list[_Frame] = []
@@ -364,7 +373,11 @@ class _Builder:
         self.alias_nodes = 0
         self.documents = 0
 
-    def pos(self, mark: Any) -> _LineCol:
+    def where(self, mark: Any) -> _Where:
+        """Index entry for the next value: with its key's place when it is a value in a mapping."""
+        top = self.stack[-1] if self.stack else None
+        if top is not None and top.pending_key is not None:
+            return (mark.line + 1, mark.column + 1, top.key_line, top.key_col)
         return (mark.line + 1, mark.column + 1)
 
     def here(self) -> str:
@@ -458,19 +471,33 @@ class _Builder:
                 "remove one of them: YAML would silently keep only the last",
             ))
         top.pending_key = text
-        top.key_line = line
-        self.keys[(*top.path, text)] = self.pos(mark)
+        top.key_line, top.key_col = line, mark.column + 1
 
     # -- events -----------------------------------------------------------------------------
 
     def scalar(self, event: ScalarEvent) -> None:
-        # Called for most events, so the common cases avoid calls: an untagged key, an untagged value.
+        # Called for most events, so the common cases avoid calls: child_path() and place() are inlined for a
+        # value in a mapping, and an untagged scalar's value is computed here.
         tag = event.tag
-        path = self.child_path()
-        if path is None:  # a mapping key: always its text as written (a tag on it is still checked)
+        top = self.stack[-1] if self.stack else None
+        in_mapping = False
+        if top is None:
+            path: PathTuple = ()
+        elif top.is_list:
+            path = (*top.path, len(top.value))
+        elif top.pending_key is not None:
+            path, in_mapping = (*top.path, top.pending_key), True
+        elif top.merge_key_pending:
+            path = (*top.path, _MERGE_KEY)
+        else:  # a mapping key: always its text as written (a tag on it is still checked)
+            text = event.value
+            if tag is None and text != _MERGE_KEY and text not in top.first_line:
+                mark = event.start_mark  # take_key() for a new, untagged key
+                top.pending_key, top.key_line, top.key_col = text, mark.line + 1, mark.column + 1
+                return
             if tag is not None:
                 self.scalar_value(event)
-            self.take_key(event.value, event.start_mark, tag is None and event.implicit[0])
+            self.take_key(text, event.start_mark, tag is None and event.implicit[0])
             return
         if tag is None:
             value = plain_scalar(event.value) if event.implicit[0] else event.value
@@ -478,10 +505,18 @@ class _Builder:
             value = self.scalar_value(event)
         self.nodes += 1
         mark = event.start_mark
-        self.values[path] = (mark.line + 1, mark.column + 1)
+        self.values[path] = (mark.line + 1, mark.column + 1, top.key_line, top.key_col) if in_mapping else (
+            mark.line + 1, mark.column + 1)
         if event.anchor is not None:
             self.anchors[event.anchor] = _Anchored(value, path, 1, 0)
-        self.place(value, path, 0)
+        if not in_mapping:
+            self.place(value, path, 0)
+            return
+        key = top.pending_key  # place() for this case: a scalar does not change the mapping's height
+        top.pending_key = None
+        if key not in top.first_line:
+            top.first_line[key] = top.key_line
+            top.value[key] = value
 
     def scalar_value(self, event: ScalarEvent) -> Any:
         tag, text = event.tag, event.value
@@ -522,7 +557,7 @@ class _Builder:
             raise self.fail(event.start_mark, f"the file is nested deeper than {MAX_DEPTH} levels",
                             "meetings files need only a few levels: check the indentation")
         self.nodes += 1
-        self.values[path] = self.pos(event.start_mark)
+        self.values[path] = self.where(event.start_mark)
         if event.anchor is not None:
             self.open_anchors.add(event.anchor)
         self.stack.append(_Frame({} if is_map else [], path, event.anchor, self.alias_nodes, self.nodes,
@@ -569,6 +604,6 @@ class _Builder:
         if len(self.stack) + anchored.height > MAX_DEPTH:
             raise self.fail(event.start_mark, f"the file is nested deeper than {MAX_DEPTH} levels",
                             "the alias expands below too many levels")
-        self.values[path] = self.pos(event.start_mark)
+        self.values[path] = self.where(event.start_mark)
         self.links[path] = anchored.path
         self.place(copy.deepcopy(anchored.value), path, anchored.height)

@@ -70,6 +70,9 @@ class _Compiler:
         unknown = set(schema) - _ANNOTATIONS - _HANDLED - ({"$id"} if top else set())
         if unknown:
             raise Unsupported(f"keywords {sorted(unknown)}")
+        fused = _fused_text(schema) or _fused_integer(schema)
+        if fused is not None:
+            return fused
         checks: list[Predicate] = []
         if "type" in schema:
             checks.append(_type_check(schema["type"]))
@@ -161,6 +164,57 @@ class _Compiler:
 
         checks.append(check)
         return checks
+
+
+# -- one call for the usual leaf schemas (most of a file's values): the same checks, fused ----------------
+
+_TEXT_KEYWORDS = frozenset({"type", "minLength", "maxLength", "pattern", "format"})
+_INTEGER_KEYWORDS = frozenset({"type", "minimum", "maximum", "enum"})
+
+
+def _fused_text(schema: Mapping[str, Any]) -> Predicate | None:
+    """``type: string`` with length, pattern and email checks, as one function."""
+    if schema.get("type") != "string" or not set(schema) - _ANNOTATIONS <= _TEXT_KEYWORDS:
+        return None
+    low, high = _count(schema.get("minLength"), 0), _count(schema.get("maxLength"), None)
+    pattern = schema.get("pattern")
+    if pattern is not None and not isinstance(pattern, str):
+        raise Unsupported("pattern")
+    search = re.compile(pattern).search if pattern is not None else None
+    if schema.get("format", "email") not in ("email", "idn-email"):
+        raise Unsupported(f"format {schema['format']!r}")
+    email = "format" in schema
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
+        size = len(value)
+        return (size >= low and (high is None or size <= high) and (search is None or search(value) is not None)
+                and (not email or "@" in value))
+
+    return check
+
+
+def _fused_integer(schema: Mapping[str, Any]) -> Predicate | None:
+    """``type: integer`` with bounds and a list of whole-number choices, as one function."""
+    if schema.get("type") != "integer" or not set(schema) - _ANNOTATIONS <= _INTEGER_KEYWORDS:
+        return None
+    low, high, choices = schema.get("minimum"), schema.get("maximum"), schema.get("enum")
+    for limit in (low, high):
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)):
+            raise Unsupported("minimum/maximum")
+    if choices is not None and (not isinstance(choices, list) or not all(type(c) is int for c in choices)):
+        return None  # other choices: the general form compares them the JSON way
+    allowed = frozenset(choices) if choices is not None else None
+
+    def check(value: Any) -> bool:
+        if not _is_integer(value):
+            return False
+        # A whole number (int, or a float like 60.0) compares with int choices and bounds by plain ==, <, >.
+        return ((low is None or value >= low) and (high is None or value <= high)
+                and (allowed is None or value in allowed))
+
+    return check
 
 
 def _all(checks: list[Predicate]) -> Predicate:

@@ -202,8 +202,10 @@ def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a large file is loaded or planned.
 
     Both build hundreds of thousands of small objects that form no cycles, and each collection walks every
-    object alive: a third of the CPU time of a 10,000-meeting plan went to collections that found nothing.
-    Reference counting still frees everything as usual; the collector runs again afterwards.
+    young object: on a 10,000-meeting plan, collections that found nothing took about a fifth of the CPU time.
+    Reference counting still frees everything as usual. Afterwards, what survives (the loaded file, the plan)
+    is moved straight to the oldest generation, where a full collection would leave it, instead of being
+    walked by two more collections on its way there; the collector then runs as usual.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -211,6 +213,9 @@ def _gc_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
+            if gc.get_freeze_count() == 0:  # leave alone objects that someone else froze on purpose
+                gc.freeze()
+                gc.unfreeze()  # unfreezing puts them in the oldest generation
             gc.enable()
 
 

@@ -8,6 +8,7 @@ Zoom's outputs (join_url, generated passcodes, registration_url, occurrences) ar
 
 from __future__ import annotations
 
+import operator
 from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,8 +35,11 @@ MANAGED_SETTINGS = (
 )
 
 
+_managed_settings_of = operator.attrgetter(*MANAGED_SETTINGS)  # one C call for all ten
+
+
 def settings_for(spec: MeetingSpec) -> dict[str, Any]:
-    settings: dict[str, Any] = {name: getattr(spec, name) for name in MANAGED_SETTINGS}
+    settings: dict[str, Any] = dict(zip(MANAGED_SETTINGS, _managed_settings_of(spec), strict=True))
     # Zoom forces join_before_host off while the waiting room is on; sending what Zoom keeps avoids drift.
     settings["join_before_host"] = spec.join_before_host and not spec.waiting_room
     if spec.approval_type != 2:

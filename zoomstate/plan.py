@@ -319,9 +319,7 @@ def build_plan(
 
 def _plan_desired(key: str, spec: MeetingSpec, state: State, live: LiveSnapshot, now: datetime,
                   claimed: set[int]) -> Change:
-    want = managed_view(spec)
-    want["prevent_delete"] = spec.prevent_delete
-    compare_want = {k: v for k, v in want.items() if k != "prevent_delete"}
+    compare_want = managed_view(spec)  # what Zoom should hold; prevent_delete is zoomstate's own, not in it
     managed = state.meetings.get(key)
 
     def change(action: Action, reason: str, meeting_id: int | None = None,
@@ -363,8 +361,9 @@ def _plan_desired(key: str, spec: MeetingSpec, state: State, live: LiveSnapshot,
 
     # Not managed yet: recover an interrupted create, adopt a matching meeting, or create.
     pending = state.pending.get(key)
-    match = find_match(compare_want, live.candidates.get(key, []), claimed,
-                       created_after=pending.started_at if pending else None)
+    candidates = live.candidates.get(key, [])
+    match = find_match(compare_want, candidates, claimed, created_after=pending.started_at if pending else None) if (
+        candidates or pending) else None  # nothing to match: the usual case offline, and for new meetings
     if match is not None:
         claimed.add(int(match["id"]))
         diffs = field_diffs(live_view(match, like=compare_want), compare_want)
