@@ -18,7 +18,9 @@ TARGET = ROOT / "docs" / "meetings-reference.md"
 
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
+    seen: set[str] = set()
+    while "$ref" in node and node["$ref"] not in seen:  # a reference cycle stops at the first repeat
+        seen.add(node["$ref"])
         name = node["$ref"].rsplit("/", 1)[-1]
         node = {**schema["$defs"][name], **{k: v for k, v in node.items() if k != "$ref"}}
     return node

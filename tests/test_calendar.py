@@ -1,5 +1,7 @@
+import gc
+import itertools
 import zoneinfo
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -481,3 +483,129 @@ def specs(draw) -> MeetingSpec:
 @given(specs())
 def test_series_matches_day_by_day_reference(s):
     assert series(s) == _reference(s)
+
+
+# --- the fast paths against what they stand in for ----------------------------------------------------------
+#
+# series() steps dates directly for Zoom's rule forms; dateutil's rrule (still used for anything unusual) is
+# the reference, over wider ranges than the day-by-day test: long intervals, 5th weekdays, endless series,
+# decades of dates and zones with unusual DST rules.
+
+WIDE_ZONES = [*ZONES, "Australia/Lord_Howe", "Pacific/Apia", "Africa/Casablanca", "America/Sao_Paulo",
+              "Europe/Moscow", "America/Havana"]
+
+
+def _rrule_series(s: MeetingSpec) -> list[datetime]:
+    dtstart = datetime.combine(s.start_date, s.start_time)
+    until = datetime.combine(s.end_date, time.max) if s.end_date is not None else None
+    count = s.occurrences if s.end_date is None else None
+    naive = calendar._rrule(calendar.rule_of(s), dtstart, until, count)
+    return [dt.replace(tzinfo=ZoneInfo(s.timezone)) for dt in itertools.islice(naive, calendar.SERIES_LIMIT)]
+
+
+@st.composite
+def wide_specs(draw) -> MeetingSpec:
+    kind = draw(st.sampled_from(["daily", "weekly", "monthly"]))
+    fields: dict = {"recurrence_type": kind, "weekly_days": None, "repeat_interval": draw(st.integers(1, 14))}
+    if kind == "weekly":
+        fields["weekly_days"] = tuple(sorted(draw(st.sets(st.integers(1, 7), max_size=7)))) or None
+    elif kind == "monthly":
+        form = draw(st.sampled_from(["day", "week", "default"]))
+        if form == "day":
+            fields["monthly_day"] = draw(st.integers(1, 31))
+        elif form == "week":
+            fields["monthly_week"] = draw(st.sampled_from([-1, 1, 2, 3, 4, 5]))
+            fields["monthly_week_day"] = draw(st.integers(1, 7))
+    fields["start_date"] = draw(st.dates(date(1990, 1, 1), date(2040, 12, 31)))
+    fields["start_time"] = time(draw(st.integers(0, 23)), draw(st.sampled_from([0, 15, 30, 45])),
+                                draw(st.sampled_from([0, 0, 7])))
+    fields["timezone"] = draw(st.sampled_from(WIDE_ZONES))
+    end = draw(st.sampled_from(["occurrences", "end_date", "endless"]))
+    fields["occurrences"] = draw(st.integers(1, 60)) if end == "occurrences" else None
+    if end == "end_date":
+        fields["end_date"] = fields["start_date"] + timedelta(days=draw(st.integers(0, 3000)))
+    return spec(**fields)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(wide_specs())
+def test_series_matches_dateutil_rrule(s):
+    assert series(s) == _rrule_series(s)
+
+
+def _rrule_from_zoom(start_local: datetime, recurrence: dict) -> list[datetime]:
+    rule = calendar._rule_of_zoom(recurrence)
+    end_times, end_text = recurrence.get("end_times"), recurrence.get("end_date_time")
+    count = int(end_times) if end_times and not end_text else None
+    naive = calendar._rrule(rule, start_local.replace(tzinfo=None, fold=0, microsecond=0), None, count)
+    starts = (dt.replace(tzinfo=start_local.tzinfo) for dt in naive)
+    if end_text:
+        end = datetime.fromisoformat(end_text.replace("Z", "+00:00"))
+        starts = itertools.takewhile(lambda s: s <= end, starts)
+    return list(itertools.islice(starts, calendar.SERIES_LIMIT))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.datetimes(datetime(1995, 1, 1), datetime(2040, 1, 1)), st.sampled_from(WIDE_ZONES),
+       st.fixed_dictionaries({"type": st.sampled_from([1, 2, 3])}, optional={
+           "repeat_interval": st.integers(0, 15),
+           "weekly_days": st.sampled_from(["1", "2,4", "7,1", "3,3", "1,2,3,4,5,6,7"]),
+           "monthly_day": st.integers(0, 31), "monthly_week": st.sampled_from([-1, 1, 2, 3, 4, 5]),
+           "monthly_week_day": st.integers(1, 7), "end_times": st.integers(-2, 60),
+           "end_date_time": st.sampled_from(["2031-01-01T00:00:00Z", "2025-06-01T12:00:00Z"])}))
+def test_occurrences_from_zoom_matches_dateutil_rrule(start, zone, recurrence):
+    anchor = start.replace(tzinfo=ZoneInfo(zone))
+    assert occurrences_from_zoom(anchor, recurrence) == _rrule_from_zoom(anchor, recurrence)
+
+
+DST_ZONES = ["America/New_York", "Europe/London", "Australia/Sydney", "Australia/Lord_Howe", "America/Havana"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(DST_ZONES), st.integers(0, 3), st.sampled_from([0, 30]),
+       st.dates(date(2026, 1, 1), date(2028, 12, 31)), st.sampled_from([1, 7]))
+def test_past_counts_and_gaps_match_checking_every_occurrence(zone, hour, minute, start, step):
+    # Early-morning series cross DST changes: occurrences in a gap or a fold, and `now` right at them.
+    kind = {"recurrence_type": "daily", "weekly_days": None} if step == 1 else {"weekly_days": (zoom_weekday(start),)}
+    s = spec(start_date=start, start_time=time(hour, minute), timezone=zone, occurrences=60, **kind)
+    starts = series(s)
+    line = calendar._timeline(s)
+    assert calendar._gaps(line.starts, line.offsets) == [x for x in starts if calendar._in_gap(x)]
+    for occurrence in starts[::3]:
+        for delta in (timedelta(0), timedelta(seconds=-1), timedelta(seconds=1), timedelta(hours=1)):
+            at = occurrence.astimezone(UTC) + delta
+            for now in (at, at.astimezone(ZoneInfo(zone)), (at + timedelta(hours=1)).astimezone(ZoneInfo(zone))):
+                assert preview(s, now).past == sum(1 for x in starts if x <= now)
+
+
+def test_local_stamp_spells_like_strftime():
+    zones = [None, UTC, ZoneInfo(NY), ZoneInfo("Asia/Kolkata"), ZoneInfo("Africa/Monrovia"),
+             timezone(timedelta(hours=-3, minutes=-30)), timezone(timedelta(seconds=5025, microseconds=7))]
+    for zone in zones:
+        for dt in (datetime(2027, 3, 14, 2, 30, tzinfo=zone), datetime(1900, 1, 1, tzinfo=zone),
+                   datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=zone), datetime(999, 12, 31, 23, 59, 59, tzinfo=zone),
+                   datetime(9999, 12, 31, 23, 59, 59, tzinfo=zone)):
+            assert calendar.local_stamp(dt) == dt.strftime("%Y-%m-%dT%H:%M:%S")
+            assert calendar.local_stamp(dt, offset=True) == dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def test_cached_series_is_let_go_with_its_meeting():
+    s = spec()
+    assert calendar.rule_of(s) == calendar._rule_of(s)  # before the series is cached ...
+    first = series(s)
+    assert calendar.rule_of(s) == calendar._rule_of(s)  # ... and after
+    assert series(s) == first and series(s) is not first  # each caller gets its own list
+    key = id(s)
+    assert key in calendar._TIMELINES
+    del s
+    gc.collect()
+    assert key not in calendar._TIMELINES
+
+
+def test_past_count_around_a_start_in_a_dst_gap():
+    # 02:30 does not exist in New York on 2027-03-14: that meeting starts at 07:30 UTC. A second earlier the
+    # wall clock already shows 03:29:59, later than 02:30, yet the meeting has not started.
+    s = spec(recurrence_type="daily", weekly_days=None, start_time=time(2, 30), occurrences=30)
+    assert series(s)[13] == datetime(2027, 3, 14, 2, 30, tzinfo=ZoneInfo(NY))
+    assert preview(s, utc(2027, 3, 14, 7, 29, 59)).past == 13
+    assert preview(s, utc(2027, 3, 14, 7, 30)).past == 14

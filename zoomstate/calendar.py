@@ -185,7 +185,7 @@ def series(spec: MeetingSpec) -> list[datetime]:
 
 @dataclass(slots=True)
 class _Timeline:
-    """A series with what its checks and previews need, computed once (never changed afterwards)."""
+    """A series with what its checks and previews need, computed once; only the two memos below change."""
 
     rule: Rule
     starts: tuple[datetime, ...]
@@ -201,10 +201,20 @@ class _Timeline:
         last = self.last
         if last is not None and last[0] is now:
             return last[1]
-        if self.ordered:
-            count = bisect.bisect_right(self.starts, now)
+        starts = self.starts
+        if not self.ordered:
+            count = sum(1 for s in starts if s <= now)
+        elif not starts:
+            count = 0
         else:
-            count = sum(1 for s in self.starts if s <= now)
+            # Bisect on the wall clock of the series' zone (a comparison across zones converts both sides;
+            # within one zone it does not), then settle the boundary with real comparisons: the two orders
+            # differ only for occurrences inside a DST change.
+            count = bisect.bisect_right(starts, now.astimezone(starts[0].tzinfo))
+            while count < len(starts) and starts[count] <= now:
+                count += 1
+            while count > 0 and not starts[count - 1] <= now:
+                count -= 1
         self.last = (now, count)
         return count
 
@@ -319,7 +329,7 @@ def rule_body(rule: Rule) -> dict[str, Any]:
     """The rule as Zoom's recurrence object, without the end fields."""
     body: dict[str, Any] = {"type": ZOOM_RECURRENCE_TYPES[rule.kind], "repeat_interval": rule.interval}
     if rule.kind == "weekly":
-        body["weekly_days"] = ",".join(str(d) for d in rule.weekly_days)
+        body["weekly_days"] = ",".join(map(str, rule.weekly_days))
     elif rule.kind == "monthly":
         if rule.monthly_day is not None:
             body["monthly_day"] = rule.monthly_day
