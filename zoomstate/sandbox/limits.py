@@ -1,4 +1,4 @@
-"""Zoom's rate limits (FACTS §9): per-second limits per label for the account, and the per-host daily limit.
+"""Zoom's rate limits: per-second limits per label for the account, and the per-host daily limit.
 
 Per-second limits are counted in 1-second windows of ``clock.monotonic()``, so a fake clock controls them
 in tests. The daily limit counts successful creates and updates per host and UTC day of ``clock.now()``;
@@ -16,7 +16,7 @@ from zoomstate.clock import Clock
 
 LIGHT, MEDIUM = "Light", "Medium"
 
-# Requests per second by plan and label (FACTS §9; Business+ covers Business, Education, Enterprise).
+# Requests per second by plan and label (Zoom's API reference; Business+ covers Business, Education, Enterprise).
 PLAN_QPS: dict[str, dict[str, int]] = {
     "free": {LIGHT: 4, MEDIUM: 2},
     "pro": {LIGHT: 30, MEDIUM: 20},

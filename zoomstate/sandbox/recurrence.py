@@ -5,7 +5,7 @@ so that the two can be checked against each other. Every day from the series sta
 the rule in the meeting's timezone; the wall-clock time of the start is kept on every matching day, so a
 09:00 meeting stays at 09:00 local across a DST change.
 
-Rules (Zoom's recurrence object, FACTS §3 and §11):
+Rules (Zoom's recurrence object, Zoom's API reference):
 - daily: every ``repeat_interval`` days from the start day;
 - weekly: each ``weekly_days`` digit (1 = Sunday ... 7 = Saturday) in every ``repeat_interval``-th week,
   weeks counted Sunday-based from the week that holds the start;

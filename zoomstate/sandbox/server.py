@@ -45,7 +45,7 @@ from zoomstate.sandbox.store import ApiError, Store, user_not_found
 
 log = logging.getLogger("zoomstate.sandbox")
 
-# The granular scopes of an S2S app allowed everything this tool calls (FACTS §1).
+# The granular scopes of an S2S app allowed everything this tool calls (Zoom's API reference).
 SCOPES = " ".join((
     "meeting:write:meeting:admin", "meeting:read:meeting:admin", "meeting:read:list_meetings:admin",
     "meeting:update:meeting:admin", "meeting:delete:meeting:admin", "user:read:user:admin",
@@ -90,7 +90,7 @@ def _route(method: str, pattern: str, name: str, label: str, handler: str) -> _R
     return _Route(method, re.compile(pattern), name, label, handler)
 
 
-# Rate-limit labels from FACTS §9: create and list are Medium, the rest Light.
+# Rate-limit labels from Zoom's API reference: create and list are Medium, the rest Light.
 ROUTES = (
     _route("POST", r"^/users/(?P<userId>[^/]+)/meetings$", "POST /users/{userId}/meetings", MEDIUM, "_create"),
     _route("GET", r"^/users/(?P<userId>[^/]+)/meetings$", "GET /users/{userId}/meetings", MEDIUM, "_list"),
@@ -159,7 +159,7 @@ class Sandbox:
         self.clock: Clock = clock or SystemClock()
         self.seed = seed
         self.auto_create_users = auto_create_users
-        # Zoom keeps earlier tokens valid (FACTS §1); older notes say a new token revokes the old ones.
+        # Zoom keeps earlier tokens valid (Zoom's API reference); older notes say a new token revokes the old ones.
         self.revoke_previous_tokens = revoke_previous_tokens
         self.qps = QpsLimiter(plan, self.clock, enabled=rate_limits)
         self.faults = Faults()
@@ -377,7 +377,7 @@ class Sandbox:
         if _first(params, "grant_type") != "account_credentials":
             return _oauth_error("unsupported grant type", "unsupported_grant_type")
         if _first(params, "account_id") != self.account_id:
-            # No public source shows Zoom's body for this case (FACTS §1): unverified.
+            # No public source shows Zoom's body for this case (Zoom's API reference): unverified.
             return _oauth_error("Invalid account_id", "invalid_request")
         token = secrets.token_urlsafe(48)  # unguessable: not from the seeded RNG
         with self._lock:

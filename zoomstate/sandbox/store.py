@@ -1,6 +1,6 @@
 """The sandbox's Zoom account: users and meetings, Zoom's validation and defaults, and persistence.
 
-Everything here follows ../shared/zoom-api/FACTS.md (section numbers in comments). The store knows
+Everything here follows Zoom's API reference and what developers report of Zoom's behaviour. The store knows
 nothing about HTTP: problems are raised as :class:`ApiError` carrying Zoom's status, code and message.
 Each public method takes the store's lock, so request threads can share one store.
 """
@@ -30,8 +30,8 @@ from zoomstate.sandbox.limits import DailyLimit
 
 STORE_FORMAT = "zoomstate-sandbox-store"
 STORE_VERSION = 1
-PAGE_TOKEN_TTL = timedelta(minutes=15)  # FACTS §6
-LIST_AGENDA_CHARS = 250  # FACTS §6
+PAGE_TOKEN_TTL = timedelta(minutes=15)  # Zoom's API reference
+LIST_AGENDA_CHARS = 250  # Zoom's API reference
 ALNUM = string.ascii_letters + string.digits
 
 
@@ -76,10 +76,10 @@ _START_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d
 _UTC_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _PASSWORD = re.compile(r"^[A-Za-z0-9@\-_*]*$")
 _WEEKLY_DAYS = re.compile(r"^[1-7](,[1-7])*$")
-REPEAT_INTERVAL_MAX = {rec.DAILY: 90, rec.WEEKLY: 12, rec.MONTHLY: 3}  # FACTS §3
-END_TIMES_MAX = 50  # FACTS §3: the documented 1..50
+REPEAT_INTERVAL_MAX = {rec.DAILY: 90, rec.WEEKLY: 12, rec.MONTHLY: 3}  # Zoom's API reference
+END_TIMES_MAX = 50  # Zoom's API reference: the documented 1..50
 
-# FACTS §4: settings by kind. Unknown settings are ignored, as Zoom ignores unknown fields.
+# Zoom's API reference: settings by kind. Unknown settings are ignored, as Zoom ignores unknown fields.
 BOOL_SETTINGS = frozenset({
     "host_video", "participant_video", "cn_meeting", "in_meeting", "join_before_host", "mute_upon_entry",
     "watermark", "use_pmi", "close_registration", "registrants_confirmation_email",
@@ -113,7 +113,7 @@ OBJECT_SETTINGS = frozenset({
     "approved_or_denied_countries_or_regions", "continuous_meeting_chat",
 })
 
-# What Zoom fills in for settings that were not sent (FACTS §4 defaults; account-level ones as on a
+# What Zoom fills in for settings that were not sent (Zoom's API reference defaults; account-level ones as on a
 # fresh Pro account).
 DEFAULT_SETTINGS: dict[str, Any] = {
     "host_video": False, "participant_video": False, "cn_meeting": False, "in_meeting": False,
@@ -281,7 +281,7 @@ def validate_body(body: Mapping[str, Any], *, update: bool = False) -> list[dict
 
 def _parse_start(text: str, timezone: str) -> tuple[datetime, bool] | None:
     """(instant, local?) of a start_time: with Z or an offset it is an instant, without it is read in
-    ``timezone`` (FACTS §2, §12.4)."""
+    ``timezone`` (Zoom's API reference)."""
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -456,7 +456,7 @@ class Store:
             return next((u for u in self.users.values() if u["email"].lower() == wanted), None)
 
     def add_user(self, email: str, now: datetime, timezone: str = "UTC") -> dict:
-        """The user with this email, created when new (FACTS §10 fields)."""
+        """The user with this email, created when new (Zoom's API reference fields)."""
         with self.lock:
             existing = self.find_user(email)
             if existing is not None:
@@ -490,7 +490,7 @@ class Store:
         while True:
             self.counter += 1
             rng = random.Random(f"{self.seed}:meeting:{self.counter}")
-            meeting_id = rng.randint(10**10, 10**11 - 1)  # 11 digits, int64 (FACTS §5)
+            meeting_id = rng.randint(10**10, 10**11 - 1)  # 11 digits, int64 (Zoom's API reference)
             if meeting_id not in self.records:
                 return meeting_id, rng
 
@@ -524,9 +524,9 @@ class Store:
             if "start_time" in body and kind in (2, 8):
                 start, local = _parse_start(body["start_time"], timezone)  # type: ignore[misc]
             elif kind == 2:
-                kind = 1  # no start time: Zoom makes an instant meeting starting now (FACTS §2)
+                kind = 1  # no start time: Zoom makes an instant meeting starting now (Zoom's API reference)
             if start < now:
-                start = now  # Zoom rewrites a past start to "now" (FACTS §11)
+                start = now  # Zoom rewrites a past start to "now" (Zoom's API reference)
             start = start.replace(microsecond=0)
             meeting: dict[str, Any] = {
                 "uuid": base64.b64encode(rng.randbytes(16)).decode(),
@@ -569,7 +569,7 @@ class Store:
         meeting = record.meeting
         settings = meeting.setdefault("settings", copy.deepcopy(DEFAULT_SETTINGS))
         if settings.get("waiting_room"):
-            settings["join_before_host"] = False  # FACTS §4: forced off with a waiting room
+            settings["join_before_host"] = False  # Zoom's API reference: forced off with a waiting room
         if settings.get("approval_type") in (0, 1):
             meeting["registration_url"] = f"https://zoom.us/meeting/register/{record.registration_token}"
         else:
@@ -626,7 +626,7 @@ class Store:
             return [self.render(i, now) for i in ids]
 
     def _list_item(self, record: MeetingRecord, now: datetime) -> dict:
-        """Only the list fields of FACTS §6; the agenda cut to 250 characters."""
+        """Only the list fields of Zoom's API reference; the agenda cut to 250 characters."""
         m = record.meeting
         item = {"uuid": m["uuid"], "id": m["id"], "host_id": m["host_id"], "topic": m["topic"],
                 "type": m["type"]}
@@ -642,7 +642,7 @@ class Store:
     def _listed(record: MeetingRecord, list_type: str, now: datetime) -> bool:
         m = record.meeting
         if m["type"] == 1:
-            return False  # instant meetings are never listed (FACTS §6)
+            return False  # instant meetings are never listed (Zoom's API reference)
         if list_type == "scheduled":
             return True
         if list_type == "live":
@@ -715,7 +715,7 @@ class Store:
                 record.anchor_tz = body["timezone"]  # same instant, now kept on the new zone's wall clock
             if "start_time" in body:
                 start, local = _parse_start(body["start_time"], meeting["timezone"])  # type: ignore[misc]
-                if start >= now:  # FACTS §7: a past start_time is ignored
+                if start >= now:  # Zoom's API reference: a past start_time is ignored
                     meeting["start_time"] = utc_text(start)
                     record.anchor_tz = meeting["timezone"] if local else "UTC"
             if meeting["type"] == 3:

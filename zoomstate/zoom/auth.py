@@ -1,4 +1,4 @@
-"""Server-to-Server OAuth: credentials, and a thread-safe cached access token (FACTS §1)."""
+"""Server-to-Server OAuth: credentials, and a thread-safe cached access token (Zoom's API reference)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ _HINTS = {
     ),
 }
 _SERVER_HINT = "Zoom's token endpoint failed; run again later"
-# Zoom's numeric OAuth error codes (FACTS §1) mapped to the OAuth error names above.
+# Zoom's numeric OAuth error codes (Zoom's API reference) mapped to the OAuth error names above.
 _CODE_ERRORS = {
     4702: "invalid_client",
     4704: "invalid_client",

@@ -1,6 +1,6 @@
 """Client-side pacing: one token bucket per Zoom rate-limit label, shared by every thread of a client.
 
-Zoom limits requests per second per account and label (FACTS §9). Pacing at the limit keeps 429s rare
+Zoom limits requests per second per account and label (Zoom's API reference). Pacing at the limit keeps 429s rare
 instead of relying on retries; all waiting goes through the injected clock so tests run instantly.
 """
 
@@ -14,7 +14,7 @@ LIGHT = "light"
 MEDIUM = "medium"
 HEAVY = "heavy"
 
-# Requests per second by plan and label (FACTS §9).
+# Requests per second by plan and label (Zoom's API reference).
 PLAN_RATES: dict[str, dict[str, float]] = {
     "free": {LIGHT: 4, MEDIUM: 2, HEAVY: 1},
     "pro": {LIGHT: 30, MEDIUM: 20, HEAVY: 10},
