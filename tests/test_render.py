@@ -90,3 +90,14 @@ def test_every_command_has_help_with_examples(capsys):
             parser.parse_args([command, "--help"])
         out = capsys.readouterr().out
         assert "examples:" in out and EXAMPLES[command].splitlines()[1].strip() in out
+
+
+def test_plan_errors_are_annotations_in_github_actions(tmp_path, capsys, clock):
+    from zoomstate import cli
+
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("a", duration=0)])
+    assert cli.main(["plan", "-f", str(path), "--refresh=false"], clock=clock,
+                    environ={"GITHUB_ACTIONS": "true"}) == 1
+    captured = capsys.readouterr()
+    assert f"::error file={path},line=" in captured.out and "duration" in captured.out
+    assert "duration" in captured.err

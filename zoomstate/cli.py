@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -152,6 +153,8 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
         return _dispatch(args, out, err)
     except InputError as exc:
         render.diagnostics_text(exc.diagnostics, err)
+        if (environ if environ is not None else os.environ).get("GITHUB_ACTIONS") == "true":
+            print(render.github_annotations(exc.diagnostics))  # plan errors show on the diff lines too
         n = len(exc.diagnostics)
         err.print(f"{n} error{'s' if n != 1 else ''}: nothing was changed.")
         return EXIT_ERROR
