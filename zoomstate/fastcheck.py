@@ -114,11 +114,7 @@ class _Compiler:
 
     def _array_checks(self, schema: Mapping[str, Any]) -> list[Predicate]:
         checks = []
-        low, high = schema.get("minItems"), schema.get("maxItems")
-        if low is not None or high is not None:
-            low_n, high_n = _count(low, 0), _count(high, None)
-            checks.append(lambda v: not isinstance(v, list) or (
-                len(v) >= low_n and (high_n is None or len(v) <= high_n)))
+        checks += _length_checks(list, schema.get("minItems"), schema.get("maxItems"))
         if "items" in schema:
             item = self.compile(schema["items"], frozenset())
             checks.append(lambda v: not isinstance(v, list) or all(item(x) for x in v))
@@ -327,13 +323,17 @@ def _bound(limit: int | float, is_minimum: bool) -> Predicate:
     return check
 
 
+def _length_checks(kind: type, low: Any, high: Any) -> list[Predicate]:
+    """minLength/maxLength for strings, minItems/maxItems for lists: values of other types pass."""
+    if low is None and high is None:
+        return []
+    low_n, high_n = _count(low, 0), _count(high, None)
+    return [lambda v: not isinstance(v, kind) or (len(v) >= low_n and (high_n is None or len(v) <= high_n))]
+
+
 def _string_checks(schema: Mapping[str, Any]) -> list[Predicate]:
     checks = []
-    low, high = schema.get("minLength"), schema.get("maxLength")
-    if low is not None or high is not None:
-        low_n, high_n = _count(low, 0), _count(high, None)
-        checks.append(lambda v: not isinstance(v, str) or (
-            len(v) >= low_n and (high_n is None or len(v) <= high_n)))
+    checks += _length_checks(str, schema.get("minLength"), schema.get("maxLength"))
     if "pattern" in schema:
         if not isinstance(schema["pattern"], str):
             raise Unsupported("pattern")
