@@ -7,6 +7,7 @@ disk and in Zoom.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -74,7 +75,16 @@ CASES = [
                                "before-delete:1", "after-delete:1", "after-delete:2", "after-save:1")],
     *[("recreate", p) for p in ("before-create:1", "after-create:1")],
     *[("abandon", p) for p in ("before-create:1", "after-create:1")],
+    # The state store's own steps: each change is a journal line; the run ends by compacting it into the file.
+    *[("create", p) for p in ("before-journal:1", "mid-journal:1", "mid-journal:2", "after-journal:2",
+                              "mid-journal:5", "before-compact:1", "during-compact:1", "after-compact:1")],
+    *[("update", p) for p in ("mid-journal:1", "after-journal:1", "during-compact:1", "after-compact:1")],
+    *[("delete", p) for p in ("mid-journal:1", "after-compact:1")],
+    *[("replace", p) for p in ("mid-journal:2", "mid-journal:3", "before-compact:1")],
+    *[("abandon", p) for p in ("mid-journal:2", "after-journal:2")],
 ]
+# A second run killed while it folds the first one's journal into the file (at load), or while it adds to it.
+RECOVERY_POINTS = ["before-compact:1", "during-compact:1", "after-compact:1", "mid-journal:1"]
 
 
 def _main(args: list[str], env: dict[str, str], capsys) -> tuple[int, str]:
@@ -95,6 +105,11 @@ def _apply_killed_at(point: str, path: Path, env: dict[str, str]) -> subprocess.
 
 def _check_converged(sb, path: Path, wanted: list[dict], env: dict[str, str], capsys) -> None:
     state = StateStore(path.parent / "state" / "zoomstate.json").load()
+    # The journal was folded into the file, and no temp file of a killed write is left.
+    assert sorted(p.name for p in (path.parent / "state").iterdir()) in (
+        ["zoomstate.json", "zoomstate.json.backup", "zoomstate.json.lock"],
+        ["zoomstate.json", "zoomstate.json.lock"])
+    assert not list(path.parent.glob(".*.tmp"))
     live = sb.meetings()
     # Exactly one Zoom meeting per key (topics are unique here), with the right host, and nothing else left.
     assert Counter(m["topic"] for m in live) == Counter(m["topic"] for m in wanted)
@@ -148,6 +163,30 @@ def test_killed_apply_then_rerun_converges(tmp_path: Path, capsys, scenario: str
                 break
         assert codes[-1] == 0, out
         _check_converged(sb, path, after, env, capsys)
+
+
+@pytest.mark.parametrize("point", RECOVERY_POINTS, ids=[p.replace(":", "-") for p in RECOVERY_POINTS])
+def test_killed_again_while_recovering_then_rerun_converges(tmp_path: Path, capsys, point: str):
+    from zoomstate.sandbox import Sandbox
+
+    path = write_meetings(tmp_path / "meetings.yaml", BASE)
+    state_path = tmp_path / "state" / "zoomstate.json"
+    with Sandbox(users=[ALICE, BOB]) as sb:
+        env = sandbox_env(sb)
+        killed = _apply_killed_at("after-save:2", path, env)
+        assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+        journal = state_path.with_name("zoomstate.json.journal")
+        assert journal.exists()
+        assert json.loads(state_path.read_text())["meetings"] == {}  # the empty state the first run began with
+        # Read-only commands see what the journal holds, and leave it alone.
+        code, out = _main(["state", "list", "-f", path], env, capsys)
+        assert code == 0 and out.split() == ["review", "standup"], out
+        assert journal.exists()
+        killed = _apply_killed_at(point, path, env)
+        assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+        code, out = _main(["apply", "-f", path, "--auto-approve"], env, capsys)
+        assert code == 0, out
+        _check_converged(sb, path, BASE, env, capsys)
 
 
 def test_unknown_crash_point_never_fires(tmp_path: Path, capsys):

@@ -81,6 +81,7 @@ class Applier:
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
             for outcome in pool.map(self._run_one, todo):
                 result.outcomes.append(outcome)
+        self.writer.compact()  # the run's journal becomes the usual state file
         return result
 
     def _run_one(self, change: Change) -> Outcome:

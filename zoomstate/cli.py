@@ -57,6 +57,22 @@ def _common(parser: argparse.ArgumentParser, *, online: bool) -> None:
                             help="concurrent Zoom requests (default: 8)")
         parser.add_argument("--target", action="append", default=[], metavar="KEY",
                             help="only this meeting key (repeatable)")
+        parser.add_argument("--lock-timeout", type=duration, default=0.0, metavar="DURATION",
+                            help="wait this long for another run's state lock, e.g. 30s, 2m or seconds "
+                                 "(default 0: fail at once)")
+
+
+def duration(text: str) -> float:
+    """A --lock-timeout value: plain seconds, or a number followed by s, m or h."""
+    value = text.strip().lower()
+    scale = {"s": 1, "m": 60, "h": 3600}.get(value[-1:], 0)
+    try:
+        seconds = float(value[:-1] if scale else value) * (scale or 1)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration: use seconds, or e.g. 30s, 2m, 1h")
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls = state_sub.add_parser("list", help="list the keys in the state file")
     _common(ls, online=True)
 
-    p = command("force-unlock", "remove a state lock left by a run that is gone")
+    p = command("force-unlock", "clear the holder record a run that is gone left (never breaks a held lock)")
     _common(p, online=True)
 
     p = command("export", "rewrite the CSV from the state file")
@@ -181,6 +197,7 @@ def _manager(args: argparse.Namespace) -> Manager:
         parallelism=max(1, getattr(args, "parallelism", 8)),
         verbose=args.verbose,
         targets=list(getattr(args, "target", []) or []),
+        lock_timeout=getattr(args, "lock_timeout", 0.0),
     )
     return Manager(options, environ=args.environ, clock=args.clock)
 
@@ -211,8 +228,9 @@ def _dispatch(args: argparse.Namespace, out, err) -> int:
     if command == "state":
         return cmd_state(args, out, err)
     if command == "force-unlock":
-        store = StateStore(_manager(args).state_path)
-        out.print("state lock removed" if store.force_unlock() else "the state was not locked")
+        stale = StateStore(_manager(args).state_path).force_unlock()  # refuses while the holder runs
+        out.print("nothing to unlock: the state was not locked"
+                  + (f" (cleared the record a run that is gone left: {stale})" if stale else ""), markup=False)
         return EXIT_OK
     if command == "export":
         manager = _manager(args)
@@ -449,7 +467,7 @@ def cmd_state(args, out, err) -> int:
         for key in sorted(state.meetings):
             print(key)
         return EXIT_OK
-    with store.lock("state rm"):
+    with store.lock("state rm", timeout=args.lock_timeout, clock=manager.clock):
         state = store.load()
         missing = [k for k in args.keys if k not in state.meetings]
         if missing:

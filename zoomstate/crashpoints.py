@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 CRASH_ENV = "ZOOMSTATE_CRASH_AT"
 
@@ -19,7 +20,10 @@ class CrashPoints:
     process the second time apply reaches that point. Off unless the variable is set.
 
     Points: before-pending, before-create, after-create, after-save, before-update, after-update, before-delete,
-    after-delete (here), and during-csv (export.write_csv, once per CSV written)."""
+    after-delete (here); during-csv (export.write_csv, once per CSV written); and in the state store:
+    before-journal, mid-journal (half the line written), after-journal (line fsync'd), before-compact,
+    during-compact (whole new file written, not yet renamed) and after-compact (renamed, journal not yet
+    removed)."""
 
     def __init__(self, spec: str | None):
         self._point, self._nth = None, 0
@@ -29,12 +33,15 @@ class CrashPoints:
         self._hits: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def reach(self, point: str) -> None:
+    def reach(self, point: str, before_kill: Callable[[], object] | None = None) -> None:
+        """Die here if this is the point and the time; ``before_kill`` leaves a half-done step behind first."""
         if point != self._point:
             return
         with self._lock:
             self._hits[point] += 1
             if self._hits[point] == self._nth:
+                if before_kill is not None:
+                    before_kill()
                 os.kill(os.getpid(), signal.SIGKILL)
 
     @classmethod

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from zoomstate.crashpoints import CrashPoints
-from zoomstate.state import State, atomic_write
+from zoomstate.state import State, atomic_write, refuse_link_or_folder, remove_stale_temps
 
 # The seed script's columns, in its order; zoomstate's own columns only after them.
 SEED_COLUMNS = (
@@ -66,10 +66,17 @@ def render_csv(state: State) -> str:
 
 
 def write_csv(state: State, path: str | Path) -> Path:
-    """Rewrite the CSV atomically from the state."""
+    """Rewrite the CSV atomically from the state (never through a symbolic link; a disk failure is a StateError
+    naming the path, with the old CSV left in place). Callers hold the state lock."""
     path = Path(path)
-    atomic_write(path, render_csv(state).encode("utf-8"), before_replace=_crash_point)
+    remove_stale_temps(path)  # left by a run killed mid-write
+    atomic_write(path, render_csv(state).encode("utf-8"), before_replace=_crash_point, what="the CSV file")
     return path
+
+
+def check_csv_path(path: str | Path) -> None:
+    """Refuse, before anything changes, a CSV path that is a symbolic link or a folder (StateError)."""
+    refuse_link_or_folder(Path(path), "the CSV file", link_hint="remove the link, or set output_file to the real path")
 
 
 def _crash_point() -> None:

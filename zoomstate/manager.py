@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoomstate.clock import Clock, SystemClock
 from zoomstate.desired import load_desired
-from zoomstate.export import write_csv
+from zoomstate.export import check_csv_path, write_csv
 from zoomstate.model import DesiredConfig, LiveSnapshot
 from zoomstate.plan import Plan, PlanError, build_plan
 from zoomstate.state import State, StateError, StateStore
@@ -64,6 +64,7 @@ class Options:
     parallelism: int = 8
     verbose: bool = False
     targets: list[str] = field(default_factory=list)
+    lock_timeout: float = 0.0  # seconds to wait for another run's state lock (0: fail at once)
 
 
 @dataclass
@@ -117,7 +118,8 @@ class Manager:
         store = StateStore(self.state_path)
         with ExitStack() as stack:
             if lock:
-                stack.enter_context(store.lock(operation))
+                stack.enter_context(store.lock(operation, timeout=self.options.lock_timeout, clock=self.clock))
+                check_csv_path(self.csv_path(desired))
             state = store.load()
             client, account_id = (stack.enter_context(self._client(desired)) if online else (None, None))
             if account_id and state.account_id and state.account_id != account_id:
@@ -188,9 +190,13 @@ class Manager:
                                    clock=self.clock, parallelism=self.options.parallelism, on_outcome=on_outcome)
         try:
             result = applier.apply(plan)
-        finally:
-            if plan.has_changes or not session.csv_path.exists():
-                write_csv(session.state, session.csv_path)
+        except StateError:
+            raise  # the disk failed: the CSV stays as it was (a second failure would hide the first)
+        except BaseException:
+            write_csv(session.state, session.csv_path)
+            raise
+        if plan.has_changes or not session.csv_path.exists():
+            write_csv(session.state, session.csv_path)
         return result
 
     def export(self, session: Session) -> Path:

@@ -1,26 +1,31 @@
 """The state file: what zoomstate manages (key -> Zoom meeting id and its outputs).
 
-Written atomically (temp file, fsync, rename) after every change, the previous copy kept as ``.backup``,
-guarded by an advisory lock file that names its holder. Never holds a secret: no client secret, no token,
+Written atomically (temp file, fsync, rename), the previous copy kept as ``.backup``; during a run each change
+is appended to a journal beside it and folded in at the end. Guarded by an advisory lock file that names its
+holder. Never holds a secret: no client secret, no token,
 no ``start_url``.
 """
 
 from __future__ import annotations
 
 import copy
-import fcntl
+import errno
+import glob
 import json
 import os
 import socket
+import stat
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from zoomstate.clock import Clock, SystemClock
+from zoomstate.crashpoints import CrashPoints
 from zoomstate.model import Diagnostic, InputError
 
 T = TypeVar("T")
@@ -204,13 +209,24 @@ def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class StateStore:
-    """Loads and saves one state file. Thread-safe: saves are serialised."""
+    """Loads and saves one state file. Thread-safe: writes are serialised.
+
+    A run appends each change to a journal beside the file (one line, fsync'd: the same cost at any size) and
+    folds it into the file at the end (``compact``); a journal left by a crash is folded in by the next run
+    that takes the lock, and read by every load meanwhile. The state file itself keeps its one-line-per-meeting
+    form, so diffs stay readable. Neither the state file nor its companions may be symbolic links.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._save_lock = threading.Lock()
         self._loaded_serial: int | None = None
-        self._encoded: dict[str, tuple[Any, str]] = {}  # key -> (record object, its encoded line)
+        self._encoded: dict[str, tuple[Any, str]] = {}  # key -> (record object, its encoded "key": {...} text)
+        self._lock_fd: int | None = None  # the lock file while this store holds the lock
+        self._journal_fd: int | None = None
+        self._journal_broken: StateError | None = None
+        self._first_file: bytes | None = None  # the state before a first run, written beside its journal
+        self._crash = CrashPoints.from_env()
 
     @property
     def backup_path(self) -> Path:
@@ -220,20 +236,101 @@ class StateStore:
     def lock_path(self) -> Path:
         return self.path.with_name(self.path.name + ".lock")
 
+    @property
+    def journal_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".journal")
+
     def exists(self) -> bool:
-        return self.path.exists()
+        return self.path.exists() or self.journal_path.exists()
+
+    # ------------------------------------------------------------------------------------------ load
 
     def load(self) -> State:
-        if not self.path.exists():
-            state = State.new()
-        else:
-            state = parse_state(self.path, self.path.read_bytes())
+        """The state: the file, plus what a journal left by an interrupted run adds to it.
+
+        Under the lock the journal is then folded into the file; without it (a read-only command) the file and
+        the journal are only read. A compaction between reading the two is noticed and the read repeated.
+        """
+        refuse_link_or_folder(self.path, "the state file", **_STATE_HINTS)
+        refuse_link_or_folder(self.journal_path, "the state journal")
+        for _ in range(5):
+            identity, raw = _read_file(self.path, "the state file")
+            _, journal = _read_file(self.journal_path, "the state journal")
+            if _identity(self.path) == identity:
+                break
+        state = State.new() if raw is None else parse_state(self.path, raw)
+        applied = self._replay(state, journal) if journal is not None else 0
         self._loaded_serial = state.serial
+        if self._lock_fd is not None:
+            remove_stale_temps(self.path)
+            if journal is not None:
+                self.compact(state, rewrite=applied > 0)
         return state
 
+    def _replay(self, state: State, data: bytes) -> int:
+        """Apply the journal's entries newer than the file to ``state``; returns how many were applied.
+
+        Each line was fsync'd before its change was acknowledged, so anything after the last newline, and a
+        last line that does not parse, is a write cut short by a crash: never acknowledged, safely ignored.
+        """
+        lines = data.split(b"\n")[:-1]
+        applied = 0
+        for number, line in enumerate(lines, start=1):
+            try:
+                entry = json.loads(line.decode("utf-8"))
+                if not isinstance(entry, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                if number == len(lines):
+                    break
+                raise self._journal_error(number, "it is not valid JSON") from None
+            serial, lineage = entry.get("serial"), entry.get("lineage")
+            if not isinstance(serial, int) or isinstance(serial, bool) or not isinstance(lineage, str):
+                raise self._journal_error(number, "it has no serial or lineage")
+            if state.lineage and lineage != state.lineage:
+                raise self._journal_error(number, "it belongs to another state file (lineage differs)")
+            if serial <= state.serial:
+                continue  # already in the file: the crash came after the file was rewritten
+            if serial != state.serial + 1:
+                raise self._journal_error(number, f"serial {serial} follows {state.serial}: a change is missing")
+            try:
+                if entry.get("all"):
+                    state.meetings.clear()
+                    state.pending.clear()
+                for key, data_ in (entry.get("meetings") or {}).items():
+                    if data_ is None:
+                        state.meetings.pop(key, None)
+                    else:
+                        state.meetings[key] = ManagedMeeting.from_json(key, data_)
+                for key, data_ in (entry.get("pending") or {}).items():
+                    if data_ is None:
+                        state.pending.pop(key, None)
+                    else:
+                        state.pending[key] = PendingCreate.from_json(key, data_)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise self._journal_error(number, f"a record is damaged ({exc.__class__.__name__}: {exc})") from None
+            except InputError as exc:
+                raise self._journal_error(number, f"a record is damaged ({exc})") from None
+            state.lineage, state.serial = lineage, serial
+            state.account_id = entry.get("account_id", state.account_id)
+            applied += 1
+        return applied
+
+    def _journal_error(self, line: int, problem: str) -> InputError:
+        return InputError([Diagnostic(
+            "error", str(self.journal_path), line, None, "", f"the state journal is damaged: {problem}",
+            f"it and {self.path.name} were left untouched; move the journal aside to go back to the state as it "
+            "was before the interrupted run (the next apply then adopts the meetings that run made)",
+        )])
+
+    # ------------------------------------------------------------------------------------------ save
+
     def save(self, state: State) -> None:
-        """Bump the serial and write atomically; keep the previous file as .backup."""
-        self.write(self.snapshot(state))
+        """Bump the serial and write the whole file atomically; keep the previous file as .backup."""
+        data = self.snapshot(state)
+        with self._save_lock:
+            self._write_locked(data)
+            self._drop_journal()
 
     def snapshot(self, state: State) -> bytes:
         """Bump the serial and encode the state (callers hold whatever lock guards ``state``)."""
@@ -245,21 +342,139 @@ class StateStore:
     def write(self, data: bytes) -> None:
         """Replace the file with ``data``, keeping the previous file as .backup. Writes are serialised."""
         with self._save_lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.path.exists():
-                # A hard link keeps the old copy whole even if we die mid-rename.
-                if self.backup_path.exists():
-                    self.backup_path.unlink()
+            self._write_locked(data)
+
+    def _write_locked(self, data: bytes, before_replace: Callable[[], None] | None = None) -> None:
+        refuse_link_or_folder(self.path, "the state file", **_STATE_HINTS)
+        refuse_link_or_folder(self.backup_path, "the state backup")
+        _make_folder(self.path.parent)
+        if os.path.lexists(self.path):
+            # A hard link keeps the old copy whole even if we die mid-rename.
+            try:
+                if os.path.lexists(self.backup_path):
+                    os.unlink(self.backup_path)
                 os.link(self.path, self.backup_path)
-            atomic_write(self.path, data)
+            except OSError as exc:
+                raise disk_error(self.backup_path, exc, "keep the previous state as") from None
+        atomic_write(self.path, data, before_replace=before_replace, what="the state file")
+
+    def journal_entry(self, state: State, meetings: set[str], pending: set[str], *,
+                      everything: bool = False) -> bytes:
+        """Bump the serial and encode one journal line: the named records as they are now (null: removed).
+
+        ``everything`` writes every record, for a change that replaced the collections themselves.
+        Callers hold whatever lock guards ``state``; the encodings are reused when the file is compacted.
+        """
+        if not state.lineage:
+            state.lineage = str(uuid.uuid4())
+        state.serial += 1
+        if self._journal_fd is None and self._first_file is None and not os.path.lexists(self.path):
+            # A first run: the file it starts from is the empty state, kept as .backup when the run ends.
+            self._first_file = self.render(State(lineage=state.lineage, serial=state.serial - 1)).encode("utf-8")
+        if everything:
+            meetings, pending = set(state.meetings), set(state.pending)
+        parts = [f'{{"serial": {state.serial}, "lineage": {json.dumps(state.lineage)}, '
+                 f'"account_id": {json.dumps(state.account_id, ensure_ascii=False)}']
+        if everything:
+            parts.append(', "all": true')
+        members = []
+        for key in sorted(meetings):
+            record = state.meetings.get(key)
+            if record is None:
+                self._encoded.pop(key, None)
+                members.append(f"{json.dumps(key, ensure_ascii=False)}: null")
+            else:
+                members.append(self._member(key, record, cache=True))
+        parts.append(', "meetings": {' + ", ".join(members) + "}")
+        members = []
+        for key in sorted(pending):
+            record = state.pending.get(key)
+            members.append(f"{json.dumps(key, ensure_ascii=False)}: null" if record is None
+                           else self._member(key, record, cache=False))
+        parts.append(', "pending": {' + ", ".join(members) + "}}\n")
+        return "".join(parts).encode("utf-8")
+
+    def append(self, line: bytes) -> None:
+        """Add one journal line and fsync it: the change is durable when this returns."""
+        with self._save_lock:
+            if self._journal_broken is not None:
+                raise self._journal_broken
+            self._crash.reach("before-journal")
+            if self._journal_fd is None and self._first_file is not None:
+                self._write_locked(self._first_file)
+                self._first_file = None
+            fd = self._open_journal()
+            offset = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                self._crash.reach("mid-journal", before_kill=lambda: os.write(fd, line[: len(line) // 2]))
+                _write_all(fd, line)
+                os.fsync(fd)
+            except OSError as exc:
+                error = disk_error(self.journal_path, exc, "record the change in")
+                try:  # leave no part of the line behind, so later lines still follow whole ones
+                    os.ftruncate(fd, offset)
+                    if offset == 0:  # and no empty journal either
+                        self._drop_journal()
+                except (OSError, StateError):
+                    self._journal_broken = error
+                raise error from None
+            self._crash.reach("after-journal")
+
+    def compact(self, state: State, *, rewrite: bool = True) -> None:
+        """Fold the journal into the state file (written whole, atomically) and remove the journal.
+
+        Nothing to do when there is no journal. A crash before the rename leaves file and journal as they were;
+        after it, the journal's lines are all in the file and are skipped when it is read again.
+        """
+        with self._save_lock:
+            if self._journal_fd is None and not os.path.lexists(self.journal_path):
+                return
+            if rewrite:
+                self._crash.reach("before-compact")
+                self._write_locked(self.render(state).encode("utf-8"),
+                                   before_replace=lambda: self._crash.reach("during-compact"))
+                self._crash.reach("after-compact")
+            self._drop_journal()
+
+    def _open_journal(self) -> int:
+        if self._journal_fd is None:
+            refuse_link_or_folder(self.journal_path, "the state journal")
+            _make_folder(self.path.parent)
+            try:
+                self._journal_fd = os.open(self.journal_path,
+                                           os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW | _O_BINARY, 0o666)
+                _fsync_folder(self.path.parent)  # the journal's name must survive a crash as well as its lines
+            except OSError as exc:
+                if self._journal_fd is not None:  # opened, but its name may not be durable: start again later
+                    empty = os.fstat(self._journal_fd).st_size == 0
+                    os.close(self._journal_fd)
+                    self._journal_fd = None
+                    if empty:
+                        with suppress(OSError):
+                            os.unlink(self.journal_path)
+                raise disk_error(self.journal_path, exc, "create") from None
+        return self._journal_fd
+
+    def _drop_journal(self) -> None:
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+            self._journal_fd = None
+        self._journal_broken = None
+        try:
+            os.unlink(self.journal_path)
+            _fsync_folder(self.path.parent)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise disk_error(self.journal_path, exc, "remove") from None
 
     def render(self, state: State) -> str:
         """The file's text: indented JSON with one line per meeting, so diffs show one line per change.
 
-        Saving after every change of a large apply must stay cheap: each record is encoded once (C encoder)
-        and reused until the record is replaced.
+        Each record is encoded once (C encoder) and reused until the record is replaced.
         """
-        head = {k: v for k, v in state.to_json().items() if k not in ("meetings", "pending")}
+        head = {"format": STATE_FORMAT, "version": STATE_VERSION, "lineage": state.lineage,
+                "serial": state.serial, "account_id": state.account_id}
         lines = ["{"]
         lines += [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in head.items()]
         lines.append(f'  "meetings": {{{self._records(state.meetings)}}},')
@@ -270,78 +485,183 @@ class StateStore:
     def _records(self, records: dict[str, Any], *, cache: bool = True) -> str:
         if not records:
             return ""
-        encoded = []
-        for key in sorted(records):
-            record = records[key]
-            hit = self._encoded.get(key) if cache else None
-            if hit is None or hit[0] is not record:
-                text = f"{json.dumps(key, ensure_ascii=False)}: {json.dumps(record.to_json(), ensure_ascii=False)}"
-                if cache:
-                    self._encoded[key] = (record, text)
-            else:
-                text = hit[1]
-            encoded.append("    " + text)
+        encoded = ["    " + self._member(key, records[key], cache=cache) for key in sorted(records)]
         return "\n" + ",\n".join(encoded) + "\n  "
 
+    def _member(self, key: str, record: Any, *, cache: bool) -> str:
+        hit = self._encoded.get(key) if cache else None
+        if hit is not None and hit[0] is record:
+            return hit[1]
+        text = f"{json.dumps(key, ensure_ascii=False)}: {json.dumps(record.to_json(), ensure_ascii=False)}"
+        if cache:
+            self._encoded[key] = (record, text)
+        return text
+
+    # ------------------------------------------------------------------------------------------ lock
+
     @contextmanager
-    def lock(self, operation: str) -> Iterator[None]:
-        """Hold the state lock for the block. flock is released by the kernel if we die."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    def lock(self, operation: str, timeout: float = 0.0, *, clock: Clock | None = None,
+             poll: float = 0.2) -> Iterator[None]:
+        """Hold the state lock for the block, waiting up to ``timeout`` seconds for a holder to finish.
+
+        The operating system releases the lock if we die (flock, or msvcrt.locking on Windows), so a lock is
+        never left behind; the lock file only names the holder.
+        """
+        clock = clock or SystemClock()
+        fd = self._open_lock_file(create=True)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _read_holder(fd)
-                raise LockHeldError(
-                    f"the state file {self.path} is locked by {holder}; wait for that run to finish, or, "
-                    f"if it is gone, run `zoomstate force-unlock --state {self.path}`"
-                ) from None
+            deadline = clock.monotonic() + max(0.0, timeout)
+            while not _try_lock(fd, self.lock_path):
+                remaining = deadline - clock.monotonic()
+                if remaining <= 0:
+                    waited = f" (waited {_seconds(timeout)})" if timeout > 0 else ""
+                    raise LockHeldError(
+                        f"the state file {self.path} is locked by {_describe(_read_holder(fd))}{waited}; wait for "
+                        f"that run to finish (or pass --lock-timeout), or, if it is gone, run "
+                        f"`zoomstate force-unlock --state {self.path}`")
+                clock.sleep(min(poll, remaining))
             holder = {
                 "host": socket.gethostname(),
                 "pid": os.getpid(),
                 "operation": operation,
                 "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(holder).encode(), 0)
             try:
+                _write_holder(fd, json.dumps(holder).encode())
+            except OSError as exc:
+                _unlock(fd)
+                raise disk_error(self.lock_path, exc, "write") from None
+            self._lock_fd = fd
+            try:
+                self._check_writable()
                 yield
             finally:
-                os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                self._lock_fd = None
+                with suppress(OSError):
+                    os.ftruncate(fd, 0)
+                _unlock(fd)
         finally:
             os.close(fd)
+
+    def _check_writable(self) -> None:
+        """Before a run changes anything: the files it will write are plain files, and the folder takes new
+        ones (a failure here costs nothing; the same one after a Zoom change would leave it unrecorded)."""
+        refuse_link_or_folder(self.path, "the state file", **_STATE_HINTS)
+        refuse_link_or_folder(self.backup_path, "the state backup")
+        refuse_link_or_folder(self.journal_path, "the state journal")
+        probe = _temp_name(self.path)
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, 0o666))
+            os.unlink(probe)
+        except OSError as exc:
+            with suppress(OSError):
+                os.unlink(probe)
+            raise disk_error(self.path.parent, exc, "write in the state folder") from None
+
+    def _open_lock_file(self, *, create: bool) -> int:
+        refuse_link_or_folder(self.lock_path, "the state lock file")
+        if create:
+            _make_folder(self.path.parent)
+        flags = os.O_RDWR | _O_NOFOLLOW | _O_BINARY | (os.O_CREAT if create else 0)
+        try:
+            return os.open(self.lock_path, flags, 0o666)
+        except OSError as exc:
+            raise disk_error(self.lock_path, exc, "open") from None
 
     def lock_holder(self) -> str | None:
         """Who holds the lock now, or None when it is free."""
-        if not self.lock_path.exists():
+        if not os.path.lexists(self.lock_path):
             return None
-        fd = os.open(self.lock_path, os.O_RDWR)
+        fd = self._open_lock_file(create=False)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return _read_holder(fd)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            if not _try_lock(fd, self.lock_path):
+                return _describe(_read_holder(fd))
+            _unlock(fd)
             return None
         finally:
             os.close(fd)
 
-    def force_unlock(self) -> bool:
-        """Remove the lock file so a new run can lock a fresh one. True if there was one."""
-        if self.lock_path.exists():
-            self.lock_path.unlink()
-            return True
-        return False
+    def force_unlock(self) -> str | None:
+        """Clear the holder record a run that is gone left behind; returns whom it named, None if none.
+
+        Never breaks a lock that is held: while its holder is alive it refuses with LockHeldError, naming it.
+        The lock file stays in place: removing it while another run opens it would give two runs a lock each.
+        """
+        if not os.path.lexists(self.lock_path):
+            return None
+        fd = self._open_lock_file(create=False)
+        try:
+            if not _try_lock(fd, self.lock_path):
+                raise LockHeldError(
+                    f"the state file {self.path} is locked by {_describe(_read_holder(fd))}, which is still "
+                    "running: force-unlock never breaks a held lock; wait for that run to finish, or stop it")
+            try:
+                stale = _read_holder(fd)
+                if stale:
+                    os.ftruncate(fd, 0)
+            except OSError as exc:
+                raise disk_error(self.lock_path, exc, "clear") from None
+            finally:
+                _unlock(fd)
+        finally:
+            os.close(fd)
+        return _describe(stale) if stale else None
+
+
+class _TrackedDict(dict):
+    """A dict that notes the keys set or removed since they were last taken, so that a journal line carries
+    only the records a change touched, however many there are."""
+
+    def __init__(self, data: Any = ()):
+        super().__init__(data)
+        self.touched: set[Any] = set()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.touched.add(key)
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(key)
+        self.touched.add(key)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        self.touched.add(key)
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[Any, Any]:
+        key, value = super().popitem()
+        self.touched.add(key)
+        return key, value
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> _TrackedDict:
+        self.update(other)
+        return self
+
+    def clear(self) -> None:
+        self.touched.update(self)
+        super().clear()
+
+    def take(self) -> set[Any]:
+        touched, self.touched = self.touched, set()
+        return touched
 
 
 class StateWriter:
     """One State shared by concurrent workers, saved with group commit.
 
-    ``commit(change)`` applies the change under the lock and returns only once a save that includes it is on
-    disk; changes made while a save is being written share the next save, so a large parallel apply writes
-    far fewer files than it makes changes, and every change is still durable before the caller goes on.
+    ``commit(change)`` applies the change under the lock and returns only once a journal line that includes it
+    is on disk; changes made while a line is being written share the next one, and every change is still
+    durable before the caller goes on. A line holds only the records changes touched, so its cost does not
+    grow with the number of meetings. ``compact()`` folds the journal into the state file at the end.
     """
 
     def __init__(self, store: StateStore, state: State):
@@ -351,6 +671,13 @@ class StateWriter:
         self._changes = 0  # changes applied to self.state
         self._saved = 0  # changes known to be on disk
         self._saving = False
+        # The next line carries every record: a change replaced a collection, or there is no file to add to.
+        self._everything = not os.path.lexists(store.path)
+        self._track()
+
+    def _track(self) -> None:
+        self._meetings = self.state.meetings = _TrackedDict(self.state.meetings)
+        self._pending = self.state.pending = _TrackedDict(self.state.pending)
 
     def read(self, look: Callable[[State], T]) -> T:
         with self._cond:
@@ -367,44 +694,248 @@ class StateWriter:
                     continue
                 self._saving = True
                 target = self._changes
-                data = self.store.snapshot(self.state)  # under the lock: a consistent snapshot
-                self._cond.release()  # others may change the state while this is written: they share the next save
+                everything = self._everything or (self.state.meetings is not self._meetings
+                                                  or self.state.pending is not self._pending)
+                if everything:
+                    self._track()
+                meetings, pending = self._meetings.take(), self._pending.take()
+                self._everything = False
+                line = self.store.journal_entry(self.state, meetings, pending, everything=everything)
+                self._cond.release()  # others may change the state while this is written: they share the next line
+                written = False
                 try:
-                    self.store.write(data)
+                    self.store.append(line)
+                    written = True
                 finally:
                     self._cond.acquire()
                     self._saving = False
+                    if not written:  # the line is not on disk: the next one must carry its records again
+                        self.state.serial -= 1
+                        self._meetings.touched |= meetings
+                        self._pending.touched |= pending
+                        self._everything = self._everything or everything
                     self._cond.notify_all()
                 self._saved = max(self._saved, target)
 
+    def compact(self) -> None:
+        """Fold the journal into the state file: once the run's changes are done."""
+        with self._cond:
+            while self._saving:
+                self._cond.wait()
+            self.store.compact(self.state)
 
-def _read_holder(fd: int) -> str:
+
+# ---------------------------------------------------------------------------------------------- files
+
+# The lock: flock where it exists, msvcrt.locking on Windows; the start path imports neither elsewhere.
+try:
+    import fcntl as _fcntl
+except ImportError:  # pragma: no cover - Windows
+    _fcntl = None  # type: ignore[assignment]
+try:
+    import msvcrt as _msvcrt  # type: ignore[import-not-found]
+except ImportError:
+    _msvcrt = None
+# msvcrt locks byte ranges, and a locked byte cannot be read by others: lock one far past the holder record.
+_WINDOWS_LOCK_OFFSET = 1 << 20
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_BINARY = getattr(os, "O_BINARY", 0)
+
+
+def _try_lock(fd: int, path: Path) -> bool:
+    """Take the lock without waiting: False when another process holds it."""
     try:
-        info = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        if _fcntl is not None:
+            try:
+                _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return True
+        os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+        try:
+            _msvcrt.locking(fd, _msvcrt.LK_NBLCK, 1)
+        except PermissionError:  # EACCES / EDEADLOCK: locked by another process
+            return False
+        return True
+    except OSError as exc:
+        raise disk_error(path, exc, "lock") from None
+
+
+def _unlock(fd: int) -> None:
+    with suppress(OSError):
+        if _fcntl is not None:
+            _fcntl.flock(fd, _fcntl.LOCK_UN)
+        else:
+            os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+            _msvcrt.locking(fd, _msvcrt.LK_UNLCK, 1)
+
+
+def _write_holder(fd: int, data: bytes) -> None:
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    _write_all(fd, data)
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        info = json.loads(os.read(fd, 4096).decode() or "{}")
     except (ValueError, OSError):
-        info = {}
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _describe(info: dict[str, Any]) -> str:
     if not info:
         return "another process"
     return (f"pid {info.get('pid')} on {info.get('host')} ({info.get('operation')}, "
             f"since {info.get('since')})")
 
 
-def atomic_write(path: Path, data: bytes, before_replace: Callable[[], None] | None = None) -> None:
-    """Write a file so that readers see the old or the new content, never a part.
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
 
-    ``before_replace`` runs once the temp file is complete, just before the rename (a crash-test hook).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    if before_replace is not None:
-        before_replace()
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+
+def disk_error(path: Path, exc: OSError, doing: str) -> StateError:
+    """One line for a failure of the disk: the path, what failed, and what to do."""
+    code = exc.errno
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        hint = "the disk is full: free some space, then run the command again"
+    elif code == errno.EROFS:
+        hint = "the disk is read-only: use a writable folder (--state), then run the command again"
+    elif code in (errno.EACCES, errno.EPERM):
+        hint = f"this user may not write there: fix the permissions of {path.parent} or use another --state"
+    elif code == errno.EISDIR:
+        hint = "it is a folder: move it away, then run the command again"
+    elif code == errno.ELOOP:
+        hint = "it is a symbolic link: zoomstate never writes through links; replace it with the real file"
+    elif code == errno.ENOTDIR:
+        hint = "a part of the path is a file, not a folder: fix the path"
+    else:
+        hint = "check the disk and the path, then run the command again"
+    reason = exc.strerror or exc.__class__.__name__
+    return StateError(f"cannot {doing} {path}: {reason}; {hint} (the files already there were left as they were)")
+
+
+def refuse_link_or_folder(path: Path, what: str, *, folder_hint: str = "move it away",
+                          link_hint: str = "remove the link; zoomstate makes its own file there") -> None:
+    """Refuse a path that is a symbolic link (its target's content is not ours) or a folder."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise disk_error(path, exc, "look at") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise StateError(f"{what} {path} is a symbolic link (to {os.readlink(path)}): zoomstate never reads or "
+                         f"writes through links; {link_hint}")
+    if stat.S_ISDIR(st.st_mode):
+        raise StateError(f"{what} {path} is a folder, not a file: {folder_hint}")
+
+
+_STATE_HINTS = {"folder_hint": "point --state at a file inside it",
+                "link_hint": "point --state at the file it links to"}
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns
+
+
+def _read_file(path: Path, what: str) -> tuple[tuple[int, int, int] | None, bytes | None]:
+    """(identity, bytes) of a file, (None, None) when there is none; never through a link."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_BINARY)
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        raise disk_error(path, exc, f"read {what}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise StateError(f"{what} {path} is a folder, not a file: move it away, or point --state at a file")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise disk_error(path, exc, f"read {what}") from None
+    finally:
+        os.close(fd)
+    return (st.st_dev, st.st_ino, st.st_mtime_ns), data
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise disk_error(folder, OSError(errno.ENOTDIR, "a file is in the way"), "create the folder") from exc
+    except OSError as exc:
+        raise disk_error(folder, exc, "create the folder") from None
+
+
+def _fsync_folder(folder: Path) -> None:
+    if os.name == "nt":  # Windows cannot open a folder; its renames are durable without it
+        return
+    dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Remove temp files a killed run left beside ``path`` (callers hold the state lock)."""
+    with suppress(OSError):
+        for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink()
+
+
+def atomic_write(path: Path, data: bytes, before_replace: Callable[[], None] | None = None, *,
+                 what: str = "the file") -> None:
+    """Write a file so that readers see the old or the new content, never a part.
+
+    Refuses a path that is a symbolic link or a folder; any failure of the disk is a StateError naming the
+    path, with the old file in place and no temp file left. ``before_replace`` runs once the temp file is
+    complete, just before the rename (a crash-test hook).
+    """
+    path = Path(path)
+    refuse_link_or_folder(path, what)
+    _make_folder(path.parent)
+    tmp = _temp_name(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY, 0o666)
+    except OSError as exc:
+        raise disk_error(path, exc, f"write {what}") from None
+    try:
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if before_replace is not None:
+            before_replace()
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise disk_error(path, exc, f"write {what}") from None
+        raise
+    try:
+        _fsync_folder(path.parent)
+    except OSError as exc:
+        raise disk_error(path.parent, exc, "sync the folder of") from None
