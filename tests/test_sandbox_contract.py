@@ -4,7 +4,11 @@ requests these tests send must be valid by it too. Also checks the contract help
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,6 +19,7 @@ from zoomstate.sandbox import Sandbox
 
 NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
 HOST = "alice@example.com"
+REPO = Path(__file__).resolve().parent.parent
 
 CREATE_BODIES = {
     "weekly": {
@@ -196,9 +201,39 @@ def test_missing_spec_skips_locally_and_fails_in_ci(monkeypatch, tmp_path):
 
 
 def test_shared_dir_can_be_pointed_elsewhere(monkeypatch, tmp_path):
+    contract.require_spec()  # the copy needs the real document: skip without it (fail in CI)
     real = contract.spec_path()
     (tmp_path / "zoom-api").mkdir()
     (tmp_path / "zoom-api" / contract.SPEC_NAME).write_bytes(real.read_bytes())
     monkeypatch.setenv("ZOOMSTATE_SHARED_DIR", str(tmp_path))
     assert contract.spec_path() == tmp_path / "zoom-api" / contract.SPEC_NAME
     assert contract.load_spec()["openapi"].startswith("3.")
+
+
+CONTRACT_FILES = ("tests/test_sandbox_contract.py", "tests/test_zoom_contract.py")
+SELF = "test_contract_files_skip_without_the_shared_folder_and_fail_in_ci"
+
+
+def _run_contract_files(shared: Path, ci: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["ZOOMSTATE_SHARED_DIR"] = str(shared)
+    if ci is not None:
+        env["CI"] = ci
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-k", f"not {SELF}",
+         *CONTRACT_FILES],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_contract_files_skip_without_the_shared_folder_and_fail_in_ci(tmp_path):
+    # A user's clone has no ../shared: the README's test command must pass there, every contract test
+    # skipping with the helper's message; in CI the same absence must fail loudly.
+    local = _run_contract_files(tmp_path, None)
+    assert local.returncode == 0, local.stdout + local.stderr
+    summary = local.stdout.strip().splitlines()[-1]
+    assert "failed" not in summary and "error" not in summary and "skipped" in summary, summary
+    assert "contract tests need the shared folder beside the repo" in local.stdout
+
+    in_ci = _run_contract_files(tmp_path, "true")
+    assert in_ci.returncode == 1, in_ci.stdout + in_ci.stderr
+    assert "contract tests must not skip in CI" in in_ci.stdout
