@@ -89,6 +89,7 @@ class FaultProxy:
         self.upstream = (target.hostname or "127.0.0.1", target.port or 80)
         self.script: dict[str, list[Fault]] = {}
         self.seen: list[str] = []  # kind of every request received
+        self.token_api_url: str | None = None  # put in token answers as their api_url
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(), bind_and_activate=False)
         self.server.daemon_threads = True
@@ -146,6 +147,10 @@ class FaultProxy:
                 fault = proxy._next_fault(kind_of(self.command, urlsplit(self.path).path))
                 if fault is None or fault.forward:
                     status, headers, payload = proxy._pass_on(self.command, self.path, self.headers, body)
+                    if proxy.token_api_url and kind_of(self.command, urlsplit(self.path).path) == "token" \
+                            and status == 200:
+                        # As any proxy in front of Zoom must: the token answer's api_url names the API proxy.
+                        payload = json.dumps({**json.loads(payload), "api_url": proxy.token_api_url}).encode()
                 if fault is not None:
                     time.sleep(fault.delay)
                     if fault.reset:
@@ -240,6 +245,7 @@ def make_cell():
         sandboxes.append(sb)
         api = FaultProxy(sb.api_url, listening=late != "api")
         oauth = FaultProxy(sb.oauth_url, listening=late != "oauth")
+        oauth.token_api_url = api.url
         closers.extend([api.close, oauth.close])
         if late is not None:
             clock.on_wait = (api if late == "api" else oauth).listen
@@ -379,11 +385,13 @@ def test_apply_whose_first_create_is_hit(tmp_path, capsys, monkeypatch, clock, s
     # The CLI's client, with a short timeout so a "timeout" fault is quick; everything else as shipped.
     monkeypatch.setattr(manager, "ZoomClient", lambda *a, **kw: ZoomClient(*a, **{**kw, "timeout": CLIENT_TIMEOUT}))
     api = FaultProxy(sandbox.api_url)
+    oauth = FaultProxy(sandbox.oauth_url)
+    oauth.token_api_url = api.url  # the token answer's api_url names the proxy, not the sandbox behind it
     try:
         spoiled = copy.deepcopy(FAULTS[fault])
         spoiled.forward = reached
         api.script["create"] = [spoiled]
-        env = {"ZOOM_API_URL": api.url + "/v2", "ZOOM_OAUTH_URL": sandbox.oauth_url,
+        env = {"ZOOM_API_URL": api.url + "/v2", "ZOOM_OAUTH_URL": oauth.url + "/oauth/token",
                "ZOOM_ACCOUNT_ID": sandbox.account_id, "ZOOM_CLIENT_ID": sandbox.client_id,
                "ZOOM_CLIENT_SECRET": sandbox.client_secret}
         keys = ["first", "second", "third"]
@@ -410,3 +418,4 @@ def test_apply_whose_first_create_is_hit(tmp_path, capsys, monkeypatch, clock, s
         assert cli.main(["plan", "-f", str(path), "--detailed-exitcode"], clock=clock, environ=env) == 0
     finally:
         api.close()
+        oauth.close()

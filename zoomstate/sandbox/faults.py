@@ -9,7 +9,7 @@ from functools import partial
 
 FAULT_FIELDS = (
     "rate_429", "rate_5xx", "rate_5xx_reads", "drop_after_create", "reset_before", "expire_token_every",
-    "latency", "slow_rate", "slow_seconds", "token_5xx",
+    "latency", "slow_rate", "slow_seconds", "token_5xx", "unknown_meeting_code_300",
 )
 
 
@@ -26,6 +26,9 @@ class Faults:
     - ``latency``: seconds added to every API response.
     - ``slow_rate`` / ``slow_seconds``: this share of API requests waits ``slow_seconds`` before being
       handled (a client timeout then leaves the request running, as with a real server).
+    - ``unknown_meeting_code_300``: a meeting id that does not exist answers, on GET/PATCH/DELETE
+      /meetings/{id}, HTTP 400 ``{"code": 300, "message": "Invalid meeting id."}`` (Zoom's answer for the
+      number of a meeting that has ended) instead of 404 code 3001.
     """
 
     rate_429: float = 0.0
@@ -38,6 +41,7 @@ class Faults:
     slow_rate: float = 0.0
     slow_seconds: float = 0.0
     token_5xx: float = 0.0
+    unknown_meeting_code_300: bool = False
     _rng: random.Random = field(default_factory=partial(random.Random, 0), init=False, repr=False,
                                 compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
@@ -47,7 +51,7 @@ class Faults:
         with self._lock:
             self._rng.seed(seed)
 
-    def update(self, **changes: float | int) -> None:
+    def update(self, **changes: float | int | bool) -> None:
         known = {f.name for f in fields(self) if not f.name.startswith("_")}
         unknown = sorted(set(changes) - known)
         if unknown:

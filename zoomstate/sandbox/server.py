@@ -18,6 +18,7 @@ import re
 import secrets
 import signal
 import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -265,7 +266,7 @@ class Sandbox:
             raise ValueError(f"{exc.message} {exc.errors or ''}".strip()) from exc
         return self.store.render(meeting["id"], now)
 
-    def set_faults(self, **changes: float | int) -> None:
+    def set_faults(self, **changes: float | int | bool) -> None:
         self.faults.update(**changes)
 
     def reset_requests(self) -> None:
@@ -354,6 +355,9 @@ class Sandbox:
         except Exception:  # a sandbox bug must show up, not hang the client
             log.exception("sandbox failed on %s", route.name)
             reply = Reply(500, {"code": 500, "message": "Internal server error."})
+        if (faults.unknown_meeting_code_300 and "meetingId" in params and reply.status == 404
+                and isinstance(reply.body, dict) and reply.body.get("code") == 3001):
+            reply = Reply(400, {"code": 300, "message": "Invalid meeting id."}, reply.headers)
         reply.headers = {**verdict.headers(), **reply.headers}
         if route.handler == "_create" and reply.status == 201 and faults.chance(faults.drop_after_create):
             reply.drop = True  # stored, but the client never hears about it
@@ -619,18 +623,32 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_serve(args: argparse.Namespace, out: Callable[[str], None] | None = None,
-              stop: threading.Event | None = None) -> int:
-    """Serve until Ctrl-C, SIGTERM or ``stop`` is set; prints where and how to connect. Returns 0."""
+              stop: threading.Event | None = None, err: Callable[[str], None] | None = None) -> int:
+    """Serve until Ctrl-C, SIGTERM or ``stop`` is set; prints where and how to connect. Returns 0, or 1
+    with one error line when the port is taken or the store file cannot be loaded."""
     say = out or (lambda line: print(line, flush=True))
-    sandbox = Sandbox(users=args.user, plan=args.plan, latency=args.latency, store_path=args.store,
-                      seed=args.seed, auto_create_users=args.auto_create_users, daily_limit=args.daily_limit)
+    complain = err or (lambda line: print(line, file=sys.stderr, flush=True))
+    try:
+        sandbox = Sandbox(users=args.user, plan=args.plan, latency=args.latency, store_path=args.store,
+                          seed=args.seed, auto_create_users=args.auto_create_users, daily_limit=args.daily_limit)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        # A store file that is not JSON (ValueError) or not the sandbox's layout (the others).
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+        complain(f"error: cannot load the sandbox store {args.store}: {detail}. Fix or remove the file "
+                 "(the sandbox starts empty without it)")
+        return 1
     sandbox.set_faults(rate_429=args.fault_429, rate_5xx=args.fault_5xx, drop_after_create=args.fault_drop,
                        expire_token_every=args.expire_token_every)
+    try:
+        sandbox.start(port=args.port)
+    except OSError as exc:
+        complain(f"error: cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}. Choose another --port "
+                 "(or 0 for a free one)")
+        return 1
     stop = stop or threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    sandbox.start(port=args.port)
     try:
         say(f"Zoom sandbox API:   {sandbox.api_url}")
         say(f"Zoom sandbox OAuth: {sandbox.oauth_url}")

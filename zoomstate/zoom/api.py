@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from zoomstate.clock import Clock, SystemClock
 from zoomstate.zoom.auth import TokenProvider, ZoomCredentials
-from zoomstate.zoom.errors import MeetingNotFound, ZoomError
+from zoomstate.zoom.errors import MeetingNotFound, ValidationFailed, ZoomError
 from zoomstate.zoom.http import (
     DEFAULT_API_URL,
     DEFAULT_OAUTH_URL,
+    REQUEST_DEADLINE,
     Answer,
     Backoff,
     Call,
     RequestLoop,
     Stats,
     Transport,
+    check_url,
     is_loopback,
-    log,
 )
 from zoomstate.zoom.pacing import Pacer
 
 PAGE_SIZE = 300  # Zoom's maximum for the list endpoint
+# A host's list never needs more pages than this (300 per page); past it the server is looping.
+MAX_LIST_PAGES = 1000
+# Zoom's answer for the number of a meeting that ended or never existed, on per-meeting endpoints
+# (HTTP 400, code 300): the meeting is gone, as with 404 code 3001.
+INVALID_MEETING_ID = "invalid meeting id"
 
 
 def _segment(value: str | int) -> str:
@@ -46,15 +54,22 @@ class ZoomClient:
         timeout: float = 30.0,
         max_backoff: float = 8.0,
         pace: bool = True,
+        deadline: float = REQUEST_DEADLINE,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
+        # Before anything connects: credentials and tokens never travel over plain http to another machine.
+        check_url(api_url, "ZOOM_API_URL")
+        check_url(oauth_url, "ZOOM_OAUTH_URL")
         self.clock = clock or SystemClock()
         self.pacer = Pacer(plan, self.clock, enabled=pace)
         self._stats = Stats()
         # Proxies from the environment never apply to a local Zoom (sandbox, tests).
         trust_env = not (is_loopback(api_url) and is_loopback(oauth_url))
-        self._transport = Transport(timeout, self._stats, trust_env=trust_env)
+        self._transport = Transport(timeout, self._stats, trust_env=trust_env, deadline=deadline,
+                                    monotonic=monotonic)
         backoff = Backoff(rng or random.Random(), cap=max_backoff)
-        self._auth = TokenProvider(creds, oauth_url, self._transport, self.clock, backoff, max_attempts)
+        self._auth = TokenProvider(creds, oauth_url, self._transport, self.clock, backoff, max_attempts,
+                                   api_url=api_url)
         self._loop = RequestLoop(
             api_url, self._transport, self._auth, self.pacer, self.clock, backoff, max_attempts
         )
@@ -69,7 +84,7 @@ class ZoomClient:
             f"/users/{_segment(user_id_or_email)}",
             operation=f"look up user {user_id_or_email}",
         )
-        return self._object(answer, f"look up user {user_id_or_email}")
+        return _object(answer, "GET", f"/users/{user_id_or_email}", f"look up user {user_id_or_email}")
 
     # -- meetings ----------------------------------------------------------------------------------
 
@@ -87,62 +102,63 @@ class ZoomClient:
             body=body,
             host=host_email,
         )
-        return self._object(answer, operation)
+        return _meeting(answer, "POST", f"/users/{host_email}/meetings", operation)
 
     def get_meeting(self, meeting_id: int) -> dict:
-        """GET /meetings/{id}. Raises MeetingNotFound (404 3001)."""
+        """GET /meetings/{id}. Raises MeetingNotFound (404 3001, or 400 300 "Invalid meeting id.")."""
         operation = f"get meeting {meeting_id}"
-        answer = self._call("get", "GET", f"/meetings/{_segment(meeting_id)}", operation=operation)
-        return self._object(answer, operation)
+        answer = self._meeting_call("get", "GET", meeting_id, operation)
+        return _meeting(answer, "GET", f"/meetings/{meeting_id}", operation)
 
     def list_meetings(self, host_email: str, type: str = "scheduled") -> list[dict]:
-        """Every page of GET /users/{host}/meetings, deduplicated by id, in Zoom's order."""
+        """Every page of GET /users/{host}/meetings, deduplicated by id, in Zoom's order.
+
+        A repeated or endless next_page_token is an error: a partial list would hide meetings."""
         operation = f"list meetings of {host_email}"
         path = f"/users/{_segment(host_email)}/meetings"
+        shown = f"GET /users/{host_email}/meetings"
         meetings: list[dict] = []
-        seen_ids: set[Any] = set()
+        seen_ids: set[int] = set()
         seen_tokens: set[str] = set()
         token = ""
+        pages = 0
         while True:
             params = {"type": type, "page_size": PAGE_SIZE}
             if token:
                 params["next_page_token"] = token
             answer = self._call("list", "GET", path, operation=operation, params=params)
-            page = self._object(answer, operation)
-            for meeting in page.get("meetings") or []:
-                key = meeting.get("id") if isinstance(meeting, dict) else None
-                if key is None or key in seen_ids:
-                    continue
-                seen_ids.add(key)
-                meetings.append(meeting)
+            pages += 1
+            page = _object(answer, "GET", shown, operation)
+            for meeting in _list_items(page, answer, shown, operation):
+                if meeting["id"] not in seen_ids:
+                    seen_ids.add(meeting["id"])
+                    meetings.append(meeting)
             token = page.get("next_page_token") or ""
             if not token:
                 return meetings
+            if not isinstance(token, str):
+                raise _shape_error(answer, shown, operation, "a next_page_token that is not a string")
             if token in seen_tokens:
-                # A repeated token would loop forever; what was read so far is complete up to it.
-                log.debug("list %s: repeated next_page_token, stopping", path)
-                return meetings
+                raise _shape_error(answer, shown, operation,
+                                   f"the same next_page_token twice (page {pages}): the list would never end")
+            total = page.get("total_records")
+            bound = MAX_LIST_PAGES
+            if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
+                # Every page but the last carries a meeting; slack for meetings added while listing.
+                bound = min(bound, total + 2)
+            if pages >= bound:
+                raise _shape_error(answer, shown, operation,
+                                   f"a next_page_token after {pages} pages: the list would never end")
             seen_tokens.add(token)
 
     def update_meeting(self, meeting_id: int, body: dict) -> None:
         """PATCH /meetings/{id} (204). Send ``recurrence`` whole: Zoom replaces it."""
-        self._call(
-            "update",
-            "PATCH",
-            f"/meetings/{_segment(meeting_id)}",
-            operation=f"update meeting {meeting_id}",
-            body=body,
-        )
+        self._meeting_call("update", "PATCH", meeting_id, f"update meeting {meeting_id}", body=body)
 
     def delete_meeting(self, meeting_id: int) -> bool:
-        """DELETE /meetings/{id}: True when deleted, False when already gone (404 3001)."""
+        """DELETE /meetings/{id}: True when deleted, False when already gone (404 3001 or 400 300)."""
         try:
-            self._call(
-                "delete",
-                "DELETE",
-                f"/meetings/{_segment(meeting_id)}",
-                operation=f"delete meeting {meeting_id}",
-            )
+            self._meeting_call("delete", "DELETE", meeting_id, f"delete meeting {meeting_id}")
         except MeetingNotFound:
             return False
         return True
@@ -181,13 +197,89 @@ class ZoomClient:
     ) -> Answer:
         return self._loop.call(Call(kind, method, path, operation, params=params, body=body, host=host))
 
-    @staticmethod
-    def _object(answer: Answer, operation: str) -> dict:
-        if not isinstance(answer.body, dict):
-            raise ZoomError(
-                f"expected a JSON object, got HTTP {answer.status} with "
-                f"{'no body' if answer.body is None else type(answer.body).__name__}",
-                status=answer.status,
-                operation=operation,
-            )
+    def _meeting_call(self, kind: str, method: str, meeting_id: int, operation: str, body: Any = None) -> Answer:
+        try:
+            return self._call(kind, method, f"/meetings/{_segment(meeting_id)}", operation=operation, body=body)
+        except ValidationFailed as exc:
+            if exc.code == 300 and not exc.errors and exc.message.strip().rstrip(".").lower() == INVALID_MEETING_ID:
+                raise MeetingNotFound(exc.message, status=exc.status, code=exc.code, operation=operation) from None
+            raise
+
+
+# -- the shape of Zoom's answers ----------------------------------------------------------------------
+# Checked here, once, so that a body of the wrong shape is one clear error naming the call, never a
+# traceback in a later stage.
+
+
+def _shape_error(answer: Answer, call: str, operation: str, what: str) -> ZoomError:
+    return ZoomError(f"Zoom answered {call} with {what}", status=answer.status, operation=operation,
+                     hint="Check ZOOM_API_URL: it must point at Zoom's API")
+
+
+def _object(answer: Answer, method: str, path: str, operation: str) -> dict:
+    """The answer's JSON object, or an error that says what came instead."""
+    call = f"{method} {path}"
+    if isinstance(answer.body, dict):
         return answer.body
+    if answer.body is None and answer.raw_text:
+        looks_html = "html" in answer.content_type.lower() or answer.raw_text.lstrip().startswith("<")
+        kind = "HTML" if looks_html else f"a non-JSON body ({answer.content_type.split(';')[0] or 'no type'})"
+        raise _shape_error(answer, call, operation, f"{kind}, not JSON")
+    if answer.body is None:
+        raise _shape_error(answer, call, operation, "an empty body, not a JSON object")
+    raise _shape_error(answer, call, operation, f"a JSON {_json_type(answer.body)}, not an object")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _is_meeting_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _meeting_problem(meeting: dict) -> str | None:
+    """What is wrong with a meeting object's shape, as far as zoomstate reads it (None: nothing)."""
+    if "id" not in meeting:
+        return "no id"
+    if not _is_meeting_id(meeting["id"]):
+        return f"an id that is a {_json_type(meeting['id'])} ({str(meeting['id'])[:40]!r}), not a positive integer"
+    for name, expected, allow_null in (("settings", dict, False), ("recurrence", dict, True),
+                                       ("occurrences", list, True), ("topic", str, False),
+                                       ("timezone", str, True), ("start_time", str, True)):
+        if name in meeting and not isinstance(meeting[name], expected) and not (allow_null and meeting[name] is None):
+            wanted = "an object" if expected is dict else "an array" if expected is list else "a string"
+            return f"{name} that is a {_json_type(meeting[name])}, not {wanted}"
+    if any(not isinstance(o, dict) for o in meeting.get("occurrences") or []):
+        return "occurrences that are not all objects"
+    return None
+
+
+def _meeting(answer: Answer, method: str, path: str, operation: str) -> dict:
+    meeting = _object(answer, method, path, operation)
+    problem = _meeting_problem(meeting)
+    if problem:
+        raise _shape_error(answer, f"{method} {path}", operation, f"a meeting with {problem}")
+    return meeting
+
+
+def _list_items(page: dict, answer: Answer, call: str, operation: str) -> list[dict]:
+    items = page.get("meetings", [])
+    if not isinstance(items, list):
+        raise _shape_error(answer, call, operation, f"meetings that is a {_json_type(items)}, not an array")
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise _shape_error(answer, call, operation, f"meetings[{n}] that is a {_json_type(item)}, not an object")
+        if not _is_meeting_id(item.get("id")):
+            raise _shape_error(answer, call, operation, f"meetings[{n}] without a positive integer id")
+        if "topic" in item and not isinstance(item["topic"], str):
+            raise _shape_error(answer, call, operation, f"meetings[{n}] whose topic is not a string")
+    return items

@@ -1,6 +1,7 @@
 """Errors raised by the Zoom client, each saying what failed, what Zoom said, and what to do next.
 
-Messages are scrubbed: they never carry the client secret, an access token or a meeting's start_url.
+Messages are scrubbed: they never carry the client secret, the Basic credential, an access token or a
+meeting's start_url.
 """
 
 from __future__ import annotations
@@ -12,16 +13,22 @@ from datetime import datetime
 # start_url carries the host's ZAK key: hide the whole URL and any stray zak parameter.
 _START_URL = re.compile(r"https?://[^\s\"'<>]*?/s/[^\s\"'<>]*")
 _ZAK = re.compile(r"(zak=)[^&\s\"'<>]+")
-_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-~+/=]+")
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-~+/=]+", re.IGNORECASE)
+_BASIC = re.compile(r"(Basic\s+)[A-Za-z0-9+/=]{8,}", re.IGNORECASE)
+_TOKEN_FIELD = re.compile(r"""(["']?(?:access_token|refresh_token|id_token)["']?\s*[:=]\s*["']?)[^"'\s,&}]+""",
+                          re.IGNORECASE)
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove secrets, bearer tokens and start_url links from text meant for people or logs."""
-    for secret in secrets:
+    """Remove secrets, bearer tokens, Basic credentials, token fields and start_url links from text meant
+    for people or logs. Longer secrets go first, so one that contains another is hidden whole."""
+    for secret in sorted(secrets, key=len, reverse=True):
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     text = _START_URL.sub("<start_url hidden>", text)
     text = _ZAK.sub(r"\1***", text)
+    text = _TOKEN_FIELD.sub(r"\1***", text)
+    text = _BASIC.sub(r"\1***", text)
     return _BEARER.sub(r"\1***", text)
 
 

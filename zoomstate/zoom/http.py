@@ -6,12 +6,14 @@ never be waited for, and a create must never be replayed once it may have reache
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import random
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -48,7 +50,11 @@ log = logging.getLogger("zoomstate.zoom")
 NEAR_RETRY_SECONDS = 60.0
 BACKOFF_BASE = 0.25
 STAT_KEYS = ("create", "get", "list", "update", "delete", "get_user", "token", "429", "retries", "5xx")
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# Whole-request bounds: a read timeout is per socket read, so a server dribbling one byte at a time
+# would otherwise hold a call forever; and no answer zoomstate reads comes near 16 MiB.
+REQUEST_DEADLINE = 60.0
+MAX_BODY_BYTES = 16 * 1024 * 1024
+READ_CHUNK = 64 * 1024
 
 
 @dataclass
@@ -121,7 +127,39 @@ def next_utc_midnight(now: datetime) -> datetime:
 
 
 def is_loopback(url: str) -> bool:
-    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
+    """True for localhost, 127.0.0.0/8 and ::1: addresses that never leave this machine."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, name: str) -> None:
+    """Refuse, before any connection, a URL that would send credentials in clear text (or elsewhere)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "https" and parts.hostname:
+        return
+    if scheme == "http" and parts.hostname and is_loopback(url):
+        return
+    shown = scrub(url)
+    if scheme == "http":
+        message = (f"{name} {shown} uses plain http: credentials and tokens would travel unencrypted. "
+                   "Use an https:// URL (http is accepted only for loopback addresses: localhost, 127.0.0.0/8, ::1)")
+    else:
+        message = f"{name} {shown!r} is not an https:// URL with a host name: use https://"
+    raise TransportError(message, operation=f"connect to Zoom ({name})", hint="")
+
+
+class DeadlineExceeded(requests.RequestException):
+    """The whole request took longer than its deadline (each read was in time: the server dribbled)."""
+
+
+class ResponseTooLarge(requests.RequestException):
+    """The answer's body is larger than zoomstate ever reads."""
 
 
 class BearerAuth(requests.auth.AuthBase):
@@ -151,10 +189,26 @@ def not_sent(exc: requests.RequestException) -> bool:
 
 
 class Transport:
-    """One requests.Session per thread (sessions are not thread-safe); one raw send with DEBUG logging."""
+    """One requests.Session per thread (sessions are not thread-safe); one raw send with DEBUG logging.
 
-    def __init__(self, timeout: float, stats: Stats, trust_env: bool = True):
+    Every send has a wall-clock ``deadline`` (on ``monotonic``, real time by default: the network is real
+    even when a test's Clock is not), never follows a redirect and refuses bodies over ``max_body`` bytes.
+    """
+
+    def __init__(
+        self,
+        timeout: float,
+        stats: Stats,
+        trust_env: bool = True,
+        *,
+        deadline: float = REQUEST_DEADLINE,
+        max_body: int = MAX_BODY_BYTES,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
         self.timeout = timeout
+        self.deadline = deadline
+        self.max_body = max_body
+        self.monotonic = monotonic
         self.stats = stats
         self._trust_env = trust_env
         self._local = threading.local()
@@ -172,17 +226,54 @@ class Transport:
                 self._sessions.append(session)
         return session
 
-    def send(self, kind: str, method: str, url: str, *, attempt: int, **kwargs: Any) -> Answer:
-        """Send once. Raises requests exceptions on network failure; never logs headers or bodies."""
+    def send(
+        self, kind: str, method: str, url: str, *, attempt: int, deadline: float | None = None, **kwargs: Any
+    ) -> Answer:
+        """Send once. Raises requests exceptions on network failure (DeadlineExceeded, ResponseTooLarge
+        among them); never logs headers or bodies. ``deadline`` shortens this send's own one."""
         route = urlsplit(url).path
         self.stats.add(kind)
+        limit = self.deadline if deadline is None else min(deadline, self.deadline)
+        ends_at = self.monotonic() + limit
         try:
-            response = self.session().request(method, url, timeout=self.timeout, **kwargs)
+            # Connecting and waiting for the headers each get half the deadline at most (the body is
+            # bounded by the deadline itself, below).
+            per_step = max(min(self.timeout, limit / 2), 0.001)
+            response = self.session().request(
+                method, url, timeout=(per_step, per_step), allow_redirects=False, stream=True, **kwargs
+            )
+            try:
+                content = self._read_body(response, ends_at, limit)
+            except BaseException:
+                response.close()  # the rest of the body is unread: this connection cannot be reused
+                raise
         except requests.RequestException as exc:
             log.debug("%s %s -> %s (attempt %d)", method, route, type(exc).__name__, attempt)
             raise
         log.debug("%s %s -> %d (attempt %d)", method, route, response.status_code, attempt)
-        return to_answer(response)
+        return to_answer(response, content)
+
+    def _read_body(self, response: requests.Response, ends_at: float, limit: float) -> bytes:
+        declared = response.headers.get("Content-Length", "")
+        if declared.strip().isdigit() and int(declared) > self.max_body:
+            raise ResponseTooLarge(f"the answer announces {int(declared)} bytes, over the {self.max_body}-byte cap")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            if self.monotonic() > ends_at:
+                raise DeadlineExceeded(f"no complete answer within {limit:g} s")
+            try:
+                chunk = response.raw.read1(READ_CHUNK)
+            except urllib3.exceptions.ReadTimeoutError as exc:
+                raise requests.ReadTimeout(exc) from exc
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise requests.ConnectionError(exc) from exc
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > self.max_body:
+                raise ResponseTooLarge(f"the answer is over the {self.max_body}-byte cap")
+            chunks.append(chunk)
 
     def close(self) -> None:
         with self._lock:
@@ -192,9 +283,8 @@ class Transport:
         self._local = threading.local()
 
 
-def to_answer(response: requests.Response) -> Answer:
+def to_answer(response: requests.Response, content: bytes) -> Answer:
     content_type = response.headers.get("Content-Type", "")
-    content = response.content or b""
     answer = Answer(response.status_code, response.headers, content_type=content_type)
     if content.strip():
         try:
@@ -242,6 +332,18 @@ def api_error(answer: Answer, operation: str, secrets: Iterable[str] = ()) -> Zo
     return ZoomError(message, **common)
 
 
+def redirect_error(answer: Answer, method: str, path: str, operation: str) -> ZoomError:
+    """A 3xx: never followed (the bearer token or the Basic credential would go wherever it points)."""
+    location = urlsplit(answer.headers.get("Location") or "")
+    where = f" to {location.scheme}://{location.hostname}" if location.hostname else ""
+    return TransportError(
+        f"Zoom answered {method} {path} with a redirect{where}, which zoomstate never follows",
+        status=answer.status,
+        operation=operation,
+        hint="Check ZOOM_API_URL and ZOOM_OAUTH_URL: they must point at Zoom's API itself",
+    )
+
+
 class TokenSource(Protocol):
     def token(self) -> str: ...
 
@@ -250,6 +352,8 @@ class TokenSource(Protocol):
     def accepted(self, token: str) -> None: ...
 
     def secrets(self) -> tuple[str, ...]: ...
+
+    def api_base(self, token: str) -> str | None: ...
 
 
 @dataclass
@@ -315,8 +419,9 @@ class RequestLoop:
             self.pacer.acquire(call.kind)
             token = self.auth.token()
             try:
+                sent_at = self.clock.now()
                 answer = self._send(call, token)
-                return self._check(call, answer, token)
+                return self._check(call, answer, token, sent_at)
             except _Retry as retry:
                 self.transport.stats.add("retries")
                 if retry.wait:
@@ -327,7 +432,7 @@ class RequestLoop:
             return self.transport.send(
                 call.kind,
                 call.method,
-                self.api_url + call.path,
+                (self.auth.api_base(token) or self.api_url) + call.path,
                 attempt=call.attempt,
                 params=call.params,
                 json=call.body,
@@ -340,9 +445,13 @@ class RequestLoop:
         detail = scrub(f"{type(exc).__name__}: {exc}", self.auth.secrets())
         if call.may_duplicate and not not_sent(exc):
             return AmbiguousCreateError(
-                f"no answer after the request was sent ({detail})", operation=call.operation, host=call.host
+                f"no complete answer after the request was sent ({detail})", operation=call.operation,
+                host=call.host,
             )
-        return self._retry_or(call, TransportError(f"network failure ({detail})", operation=call.operation))
+        error = TransportError(f"network failure ({detail})", operation=call.operation)
+        if isinstance(exc, ResponseTooLarge):
+            return error  # asking again brings the same oversized answer
+        return self._retry_or(call, error)
 
     def _retry_or(self, call: Call, error: ZoomError, wait: float | None = None) -> Exception:
         """A retry signal while attempts remain, else ``error``."""
@@ -351,11 +460,13 @@ class RequestLoop:
         call.failures += 1
         return _Retry(self.backoff.delay(call.failures) if wait is None else wait)
 
-    def _check(self, call: Call, answer: Answer, token: str) -> Answer:
+    def _check(self, call: Call, answer: Answer, token: str, sent_at: datetime) -> Answer:
+        if 300 <= answer.status < 400:
+            raise redirect_error(answer, call.method, call.path, call.operation)
         if answer.status != 401:
             self.auth.accepted(token)
         if answer.ok:
-            self._note_quota(call, answer)
+            self._note_quota(call, answer, sent_at)
             return answer
         if answer.status == 401:
             # Expired or revoked token (code 124): fetch a new one and replay. Refusals of a token that had
@@ -376,11 +487,16 @@ class RequestLoop:
             raise self._server_error(call, answer)
         raise api_error(answer, call.operation, self.auth.secrets())
 
-    def _note_quota(self, call: Call, answer: Answer) -> None:
+    def _note_quota(self, call: Call, answer: Answer, sent_at: datetime) -> None:
+        """``X-RateLimit-Remaining: 0`` speaks of the second in which the request was sent, which has often
+        closed by the time the answer arrives. Paced calls already keep under the limit, so only unpaced
+        ones wait, and only until that second ends (a 429 still pauses the label in every case)."""
+        if self.pacer.enabled:
+            return
         remaining = answer.headers.get("X-RateLimit-Remaining")
         kind = (answer.headers.get("X-RateLimit-Type") or "").lower()
         if remaining is not None and remaining.strip() == "0" and kind == "qps":
-            self.pacer.pause_until_next_second(call.kind)
+            self.pacer.pause_until_end_of_second(call.kind, sent_at)
 
     def _rate_limited(self, call: Call, answer: Answer) -> Exception:
         self.transport.stats.add("429")

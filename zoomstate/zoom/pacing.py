@@ -7,6 +7,7 @@ instead of relying on retries; all waiting goes through the injected clock so te
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timedelta
 
 from zoomstate.clock import Clock
 
@@ -127,7 +128,10 @@ class Pacer:
         """Pause the label of ``kind`` for every thread of this client."""
         self._buckets[self.label(kind)].block_for(seconds)
 
-    def pause_until_next_second(self, kind: str) -> None:
-        """Zoom said the per-second quota is used up: wait for the next wall-clock second."""
-        now = self._clock.now()
-        self.pause(kind, 1.0 - now.microsecond / 1_000_000)
+    def pause_until_end_of_second(self, kind: str, sent_at: datetime) -> None:
+        """Zoom said the per-second quota of the second ``sent_at`` falls in is used up: hold the label until
+        that wall-clock second ends (no wait at all when it already has)."""
+        ends = sent_at.replace(microsecond=0) + timedelta(seconds=1)
+        left = (ends - self._clock.now()).total_seconds()
+        if left > 0:
+            self.pause(kind, left)
