@@ -272,8 +272,11 @@ def test_a_damaged_plan_file_is_one_error_line_naming_it(tmp_path, run, sandbox,
     assert sandbox.requests == [] and not (tmp_path / "state" / "zoomstate.json").exists()
 
 
-@pytest.mark.parametrize("content", ["[1, 2]", '{"format": "zoomstate-plan", "version": 1, "serial": ' + "9" * 5000
-                                     + "}", "{" * 100000])
+@pytest.mark.parametrize("content", [
+    "[1, 2]",
+    '{"format": "zoomstate-plan", "version": 1, "serial": ' + "9" * 5000 + "}",  # past Python's int digits limit
+    "[" * 100000 + "]" * 100000,  # nested past the recursion limit
+], ids=["list", "huge-number", "deep"])
 def test_a_plan_file_that_is_not_json_we_can_read_is_one_error_line(tmp_path, run, sandbox, content):
     path = _two(tmp_path)
     plan_file = tmp_path / "plan.json"

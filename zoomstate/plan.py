@@ -152,7 +152,8 @@ def _clock_free_body(body: dict[str, Any], key: bytes | None) -> dict[str, Any]:
         # Counts upcoming occurrences; the series' last start (compared beside the body) pins the end.
         form["recurrence"] = {k: v for k, v in recurrence.items() if k != "end_times"}
     if "password" in form:
-        form["password"] = seal_passcode(form["password"], key)
+        sealed = seal_passcode(form["password"], key)
+        form["password"] = sealed.get(PASSCODE_DIGEST) if isinstance(sealed, dict) else sealed
     return form
 
 
@@ -360,8 +361,8 @@ _MISSING = object()
 
 
 def _unkeyed(comparable: dict[str, Any]) -> bool:
-    password = (comparable.get("body") or {}).get("password")
-    return isinstance(password, dict) and password.get(PASSCODE_DIGEST) is None
+    body = comparable.get("body") or {}
+    return "password" in body and body["password"] is None
 
 
 def _shown(value: Any) -> str:
