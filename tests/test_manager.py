@@ -210,3 +210,25 @@ def _parse(text: str):
     from datetime import datetime
 
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_a_second_post_after_an_ambiguous_create_extends_the_window(tmp_path, sandbox, zoom_env, clock,
+                                                                     monkeypatch):
+    from zoomstate.zoom import AmbiguousCreateError, ZoomClient
+
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync")])
+    seen: list[PendingCreate] = []
+    real_create = ZoomClient.create_meeting
+
+    def create(self, host, body):
+        seen.extend(_store(tmp_path).load().pending.values())
+        if len(seen) == 1:
+            clock.advance(3 * 3600)  # the first attempt hung for hours, then failed without reaching Zoom
+            raise AmbiguousCreateError("no answer after the request was sent", host=host)
+        return real_create(self, host, body)
+
+    monkeypatch.setattr(ZoomClient, "create_meeting", create)
+    _apply_all(path, zoom_env, clock)
+    assert len(seen) == 2 and seen[0].started_at == seen[1].started_at
+    assert _parse(seen[1].deadline) > TEST_NOW + timedelta(hours=3)  # counted from the second POST
+    assert len(sandbox.meetings()) == 1

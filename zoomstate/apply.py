@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from typing import Any
 
 from zoomstate.clock import Clock, SystemClock
@@ -19,7 +18,7 @@ from zoomstate.crashpoints import CrashPoints
 from zoomstate.model import DesiredConfig
 from zoomstate.payload import create_body, managed_view, outputs_of
 from zoomstate.plan import Change, Plan, find_match
-from zoomstate.state import PENDING_WINDOW, ManagedMeeting, PendingCreate, State, StateStore, StateWriter
+from zoomstate.state import ManagedMeeting, PendingCreate, State, StateStore, StateWriter
 from zoomstate.zoom import AmbiguousCreateError, DailyLimitError, ZoomClient, ZoomError
 
 MEETING_TYPE_RECURRING_FIXED = 8
@@ -168,9 +167,7 @@ class Applier:
 
     def _create_deadline(self) -> str:
         """The latest moment a create call starting now can reach Zoom (UTC, ...Z)."""
-        longest = getattr(self.client, "longest_call", None)  # a test's stand-in client may not say
-        window = longest if isinstance(longest, timedelta) else PENDING_WINDOW
-        return (self.clock.now() + window).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return (self.clock.now() + self.client.longest_call).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _interrupted_create(self, change: Change, view: dict[str, Any]) -> dict[str, Any] | None:
         """The meeting an earlier run's create may have made, when its pending record is still here.
