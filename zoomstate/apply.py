@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from zoomstate.clock import Clock, SystemClock
@@ -143,11 +143,14 @@ class Applier:
             return earlier
         pending = PendingCreate(change.key, change.host_email, change.topic,
                                 {k: view.get(k) for k in ("topic", "timezone", "local_time", "recurrence")},
-                                self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"))
+                                self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"), self._create_deadline())
         self.crash.reach("before-pending")
         self.writer.commit(lambda state: state.pending.__setitem__(change.key, pending))
         self.crash.reach("before-create")
         for attempt in range(1, CREATE_ATTEMPTS + 1):
+            if attempt > 1:  # another POST: the window in which Zoom may make the meeting reaches further
+                pending = replace(pending, deadline=self._create_deadline())
+                self.writer.commit(lambda state, pending=pending: state.pending.__setitem__(change.key, pending))
             try:
                 meeting = self.client.create_meeting(change.host_email, body)
                 self.crash.reach("after-create")
@@ -162,6 +165,10 @@ class Applier:
                 self.writer.commit(lambda state: state.pending.pop(change.key, None))
                 raise
         raise AssertionError("unreachable")
+
+    def _create_deadline(self) -> str:
+        """The latest moment a create call starting now can reach Zoom (UTC, ...Z)."""
+        return (self.clock.now() + self.client.longest_call).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def _interrupted_create(self, change: Change, view: dict[str, Any]) -> dict[str, Any] | None:
         """The meeting an earlier run's create may have made, when its pending record is still here.
@@ -183,7 +190,8 @@ class Applier:
                     item["id"]) not in claimed:
                 candidates.append(self.client.get_meeting(int(item["id"])))
         want = {k: v for k, v in view.items() if k != "prevent_delete"}
-        return find_match(want, candidates, claimed, created_after=pending.started_at)
+        return find_match(want, candidates, claimed, created_after=pending.started_at,
+                          created_before=pending.latest_create)
 
     def _adopt(self, change: Change) -> Outcome:
         assert change.meeting_id is not None

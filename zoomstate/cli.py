@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from zoomstate import __version__, render
 from zoomstate.clock import Clock
-from zoomstate.manager import Manager, Options, Session, SetupError, check_plan_file, load_plan_file
+from zoomstate.manager import Manager, Options, Session, SetupError, load_plan_file
 from zoomstate.model import InputError
 from zoomstate.plan import PlanError
 from zoomstate.state import StateError, StateStore
@@ -330,24 +330,14 @@ def cmd_apply(args, out, err) -> int:
     manager = _manager(args)
     saved = load_plan_file(args.planfile) if args.planfile else None
     with manager.session(online=True, operation="apply", lock=True) as session:
-        if saved is not None:
-            check_plan_file(saved, session)
-            plan = saved
-        else:
-            plan = _plan_with_progress(manager, session, err)
+        plan = _plan_with_progress(manager, session, err, saved=saved)  # a saved plan: checked, planned again
         if not args.quiet:
             render.plan_text(plan, out, show_unchanged=args.verbose)
-        if plan.errors:
-            err.print("error: the plan has errors (above): nothing was changed.")
-            return EXIT_ERROR
+        plan = manager.checked(session, plan, force=args.force)  # errors and safety refuse before the prompt
         if not plan.has_changes:
             path = manager.export(session)
             out.print(f"Nothing to do. The CSV is up to date: {path}")
             return EXIT_OK
-        problem = plan.safety_problem()
-        if problem and not args.force:
-            err.print(f"error: refusing to apply: {problem}.", markup=False)
-            return EXIT_ERROR
         if saved is None and not args.auto_approve and not _confirm(out, err):
             return EXIT_ERROR
         total = len(plan.pending_changes)
@@ -366,7 +356,7 @@ def cmd_apply(args, out, err) -> int:
                     progress.update(counter["n"], total)
 
         try:
-            result = manager.apply(session, plan, on_outcome=report)
+            result = manager.apply(session, plan, force=args.force, on_outcome=report)
         finally:
             if progress:
                 progress.close()
@@ -379,9 +369,11 @@ def cmd_apply(args, out, err) -> int:
         return EXIT_OK if result.ok else EXIT_ERROR
 
 
-def _plan_with_progress(manager: Manager, session: Session, err, *, refresh_live: bool = True):
+def _plan_with_progress(manager: Manager, session: Session, err, *, refresh_live: bool = True, saved=None):
     progress = render.ProgressLine(err, "refreshing from Zoom")
     try:
+        if saved is not None:
+            return manager.recheck(session, saved, progress=progress.update)
         return manager.make_plan(session, refresh_live=refresh_live, progress=progress.update)
     finally:
         progress.close()

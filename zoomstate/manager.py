@@ -20,7 +20,7 @@ from zoomstate.clock import Clock, SystemClock
 from zoomstate.desired import load_desired
 from zoomstate.export import check_csv_path, write_csv
 from zoomstate.model import DesiredConfig, LiveSnapshot
-from zoomstate.plan import Plan, PlanError, build_plan
+from zoomstate.plan import Plan, PlanFileError, build_plan, passcode_key_from_secret
 from zoomstate.state import State, StateError, StateStore
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ class Session:
     csv_path: Path
     client: ZoomClient | None
     account_id: str | None
+    passcode_key: bytes | None = field(default=None, repr=False)  # for passcode digests in plan files
 
 
 class Manager:
@@ -85,6 +86,8 @@ class Manager:
         self.options = options
         self.environ = dict(os.environ if environ is None else environ)
         self.clock = clock or SystemClock()
+        # Plans make_plan made, each with its session and its outline then (a plan edited since is not trusted).
+        self._planned: list[tuple[Session, Plan, tuple[Any, ...]]] = []
 
     # ------------------------------------------------------------------------------------------ paths
 
@@ -121,15 +124,24 @@ class Manager:
                 stack.enter_context(store.lock(operation, timeout=self.options.lock_timeout, clock=self.clock))
                 check_csv_path(self.csv_path(desired))
             state = store.load()
-            client, account_id = (stack.enter_context(self._client(desired)) if online else (None, None))
+            client, account_id, secret = (stack.enter_context(self._client(desired)) if online else
+                                          (None, None, self._offline_secret(desired)))
             if account_id and state.account_id and state.account_id != account_id:
                 raise StateError(
                     f"the state file {self.state_path} belongs to Zoom account {state.account_id}, but the "
                     f"credentials are for account {account_id}: use the right --state or credentials")
-            yield Session(desired, store, state, self.csv_path(desired), client, account_id)
+            yield Session(desired, store, state, self.csv_path(desired), client, account_id,
+                          passcode_key_from_secret(secret) if secret else None)
+
+    def _offline_secret(self, desired: DesiredConfig) -> str | None:
+        """The client secret, for passcode digests in a plan made offline; the client is imported only then."""
+        if self.options.sandbox or not any(spec.password for spec in desired.meetings.values()):
+            return None
+        creds = _lazy("credentials_from_env")(self.environ, desired.credentials or None)
+        return creds.client_secret if creds is not None else None
 
     @contextmanager
-    def _client(self, desired: DesiredConfig) -> Iterator[tuple[ZoomClient, str]]:
+    def _client(self, desired: DesiredConfig) -> Iterator[tuple[ZoomClient, str, str]]:
         if self.options.sandbox:
             from zoomstate.sandbox import Sandbox  # only demos and tests need the server code
 
@@ -142,7 +154,7 @@ class Manager:
                 client = _lazy("ZoomClient")(creds, api_url=sandbox.api_url, oauth_url=sandbox.oauth_url,
                                     plan=self.options.zoom_plan, clock=self.clock)
                 try:
-                    yield client, creds.account_id
+                    yield client, creds.account_id, creds.client_secret
                 finally:
                     client.close()
             return
@@ -159,12 +171,14 @@ class Manager:
             clock=self.clock,
         )
         try:
-            yield client, creds.account_id
+            yield client, creds.account_id, creds.client_secret
         finally:
             client.close()
 
     def make_plan(self, session: Session, *, refresh_live: bool = True,
-                  progress: Callable[[int, int], None] | None = None) -> Plan:
+                  progress: Callable[[int, int], None] | None = None, targets: list[str] | None = None) -> Plan:
+        """Refresh and plan. ``targets`` (default: the options' --target keys) limits both."""
+        targets = list(self.options.targets if targets is None else targets)
         warnings: list[str] = []
         if refresh_live and session.client is not None:
             from zoomstate.refresh import refresh, verify_hosts
@@ -172,18 +186,44 @@ class Manager:
             if self.options.verbose:
                 warnings = verify_hosts(session.client, session.desired)
             live = refresh(session.client, session.desired, session.state,
-                           parallelism=self.options.parallelism, targets=self.options.targets, progress=progress)
+                           parallelism=self.options.parallelism, targets=targets, progress=progress)
         else:
             live = LiveSnapshot(refreshed=False)
         live.warnings.extend(warnings)
         with _gc_paused():
-            plan = build_plan(session.desired, session.state, live, self.clock.now(), targets=self.options.targets)
+            plan = build_plan(session.desired, session.state, live, self.clock.now(), targets=targets)
         if session.account_id and plan.account_id is None:
             plan.account_id = session.account_id
+        plan.targets = targets
+        plan.passcode_key = session.passcode_key
+        self._planned.append((session, plan, plan.outline()))
         return plan
 
-    def apply(self, session: Session, plan: Plan, *, on_outcome=None) -> ApplyResult:
+    def recheck(self, session: Session, saved: Plan, *,
+                progress: Callable[[int, int], None] | None = None) -> Plan:
+        """The plan to carry out for a saved plan file: planned again now from the meetings file, the state and
+        Zoom, and returned only when it makes the same changes (else StalePlanError). Nothing of the file is
+        carried out: the fresh plan is."""
+        current = self.make_plan(session, targets=saved.targets, progress=progress)
+        saved.raise_if_stale(current)
+        return current
+
+    def checked(self, session: Session, plan: Plan, *, force: bool = False) -> Plan:
+        """The plan apply may carry out, or a PlanError saying why not (stale, errors, past the safety rules).
+
+        A plan this manager made for this session, with the state as it was then, is used as it is; any other
+        (read from a file, built by hand, or older than the state) is planned again and must be equal.
+        """
+        made_here = any(s is session and p is plan and outline == plan.outline() for s, p, outline in self._planned)
+        if not made_here or (plan.lineage, plan.serial) != (session.state.lineage, session.state.serial):
+            plan = self.recheck(session, plan)
+        plan.raise_if_unsafe(force=force)
+        return plan
+
+    def apply(self, session: Session, plan: Plan, *, force: bool = False, on_outcome=None) -> ApplyResult:
+        """Carry out ``plan`` after the checks of ``checked``: every caller gets them, not only the CLI."""
         assert session.client is not None
+        plan = self.checked(session, plan, force=force)
         if session.account_id and session.state.account_id is None:
             session.state.account_id = session.account_id
         applier = _lazy("Applier")(session.client, session.store, session.state, session.desired,
@@ -225,31 +265,20 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def check_plan_file(plan: Plan, session: Session) -> None:
-    """Refuse a saved plan that no longer describes the world (Terraform's stale plan rule)."""
-    problems = []
-    if plan.desired_sha256 != session.desired.sha256:
-        problems.append("the meetings file changed since the plan was made")
-    if plan.lineage != session.state.lineage:
-        problems.append("the state file is a different one (lineage differs)")
-    elif plan.serial != session.state.serial:
-        problems.append(f"the state changed since the plan was made (serial {plan.serial} -> "
-                        f"{session.state.serial})")
-    if plan.account_id and session.account_id and plan.account_id != session.account_id:
-        problems.append("the plan was made for another Zoom account")
-    if problems:
-        raise PlanError("the saved plan is stale: " + "; ".join(problems) + ". Run `zoomstate plan --out FILE` "
-                        "again and apply the new plan")
-
-
 def load_plan_file(path: Path) -> Plan:
+    """A plan file, its shape checked; one PlanFileError naming the file for anything wrong with it."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PlanError(f"{path}: no such plan file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlanError(f"{path}: not a plan file ({exc}): make one with `zoomstate plan --out FILE`") from None
-    return Plan.from_json(data)
+        raise PlanFileError(f"{path}: no such plan file") from None
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read the plan file ({exc.strerror or exc}): check the path") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSON, or a 5,000-digit number
+        raise PlanFileError(f"{path}: not a plan file ({exc}): make one with `zoomstate plan --out FILE`") from None
+    try:
+        return Plan.from_json(data)
+    except PlanFileError as exc:
+        raise PlanFileError(f"{path}: {exc}") from None
 
 
-__all__ = ["Manager", "Options", "Session", "SetupError", "check_plan_file", "load_plan_file"]
+__all__ = ["Manager", "Options", "Session", "SetupError", "load_plan_file"]

@@ -6,7 +6,10 @@ checks its own safety threshold (deletes and replaces), octoDNS style.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -34,6 +37,18 @@ CLOCK_SLACK = timedelta(minutes=5)
 
 class PlanError(Exception):
     """The plan cannot be made or used (unknown target, stale plan file, blocked delete)."""
+
+
+class StalePlanError(PlanError):
+    """A saved plan no longer equals what planning now gives: carrying it out could do the wrong thing."""
+
+
+class UnsafePlanError(PlanError):
+    """The plan deletes or replaces more than the safety rules allow without --force."""
+
+
+class PlanFileError(PlanError):
+    """A plan file that is not one, or is damaged (wrong shape, unknown action, absurd numbers)."""
 
 
 @dataclass(frozen=True)
@@ -76,26 +91,83 @@ class Change:
             return 1
         return 0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, passcode_key: bytes | None = None) -> dict[str, Any]:
+        """The change as plan files and JSON output show it: a passcode only as a keyed digest."""
         data = asdict(self)
-        data["diffs"] = [d.to_json() for d in self.diffs]
+        if self.payload is not None and "password" in self.payload:
+            data["payload"] = {**self.payload, "password": seal_passcode(self.payload["password"], passcode_key)}
+        data["diffs"] = [_sealed_diff(d, passcode_key).to_json() for d in self.diffs]
         data["destructive"] = self.destructive
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Change:
-        return cls(
-            key=data["key"],
-            action=data["action"],
-            reason=data.get("reason", ""),
-            host_email=data.get("host_email", ""),
-            topic=data.get("topic", ""),
-            meeting_id=data.get("meeting_id"),
-            payload=data.get("payload"),
-            diffs=[FieldDiff(d["path"], d.get("before"), d.get("after")) for d in data.get("diffs", [])],
-            schedule=data.get("schedule", ""),
-            preview=dict(data.get("preview") or {}),
-        )
+        """A change from a plan file; raises PlanFileError naming the field when its shape is wrong."""
+        return _change_from_json(data, "change")
+
+    def comparable(self, passcode_key: bytes | None) -> dict[str, Any]:
+        """What apply would do, in a form that stays equal when nothing but the clock moved."""
+        form: dict[str, Any] = {"action": self.action, "meeting_id": self.meeting_id, "host_email": self.host_email}
+        if self.payload is not None:
+            form["body"] = _clock_free_body(self.payload, passcode_key)
+            # The series' first and last start do not move with the clock (the body's next start does).
+            form["series"] = {"first": self.preview.get("first"), "last": self.preview.get("last")}
+        return form
+
+
+PASSCODE_DIGEST = "hmac-sha256"
+
+
+def seal_passcode(value: Any, key: bytes | None) -> Any:
+    """A passcode as a plan file may hold it: a keyed digest, never the passcode.
+
+    Without a key (no Zoom credentials when the plan was made) the digest is null, and a saved plan with a
+    passcode then cannot be checked: apply refuses it as stale.
+    """
+    if isinstance(value, dict) or value is None:
+        return value  # already sealed (read from a plan file), or absent
+    if key is None:
+        return {PASSCODE_DIGEST: None}
+    return {PASSCODE_DIGEST: hmac.new(key, str(value).encode("utf-8"), hashlib.sha256).hexdigest()}
+
+
+def passcode_key_from_secret(secret: str) -> bytes:
+    """The key for passcode digests in plan files, derived from the Zoom client secret (never stored)."""
+    return hmac.new(secret.encode("utf-8"), b"zoomstate plan file passcode digest", hashlib.sha256).digest()
+
+
+def _sealed_diff(diff: FieldDiff, key: bytes | None) -> FieldDiff:
+    if diff.path.split(".")[0] != "password":
+        return diff
+    return FieldDiff(diff.path, seal_passcode(diff.before, key), seal_passcode(diff.after, key))
+
+
+def _clock_free_body(body: dict[str, Any], key: bytes | None) -> dict[str, Any]:
+    form = dict(body)
+    if isinstance(form.get("start_time"), str):
+        # The next future occurrence: keep the time of day, the date moves as occurrences pass.
+        form["start_time"] = form["start_time"].partition("T")[2]
+    recurrence = form.get("recurrence")
+    if isinstance(recurrence, dict) and "end_times" in recurrence:
+        # Counts upcoming occurrences; the series' last start (compared beside the body) pins the end.
+        form["recurrence"] = {k: v for k, v in recurrence.items() if k != "end_times"}
+    if "password" in form:
+        sealed = seal_passcode(form["password"], key)
+        form["password"] = sealed.get(PASSCODE_DIGEST) if isinstance(sealed, dict) else sealed
+    return form
+
+
+def _differing_paths(before: Any, after: Any, prefix: str = "", depth: int = 2) -> list[str]:
+    """Dotted paths (two levels deep at most) where two JSON values differ."""
+    if before == after:
+        return []
+    if depth == 0 or not isinstance(before, dict) or not isinstance(after, dict):
+        return [prefix or "(whole value)"]
+    paths: list[str] = []
+    for name in sorted(set(before) | set(after), key=str):
+        paths += _differing_paths(before.get(name), after.get(name), f"{prefix}{name}" if not prefix else
+                                  f"{prefix}.{name}", depth - 1)
+    return paths
 
 
 @dataclass
@@ -112,6 +184,9 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # information only (e.g. DST changes)
     errors: list[str] = field(default_factory=list)
     managed_count: int = 0  # meetings in state when planned, for the safety threshold
+    targets: list[str] = field(default_factory=list)  # the --target keys it was limited to (empty: all)
+    # Keys the digests of passcodes in the plan file (see seal_passcode); never written anywhere.
+    passcode_key: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -133,7 +208,14 @@ class Plan:
     def safety_problem(self) -> str | None:
         """Why apply should refuse without --force, or None."""
         destructive = len(self.destructive_changes)
-        if self.managed_count < SAFETY_MIN_MANAGED or destructive == 0:
+        if destructive == 0:
+            return None
+        if self.managed_count >= 2 and destructive >= self.managed_count:
+            # Whatever the count: two meetings files pointed at one state would delete each other's meetings.
+            return (f"every managed meeting ({self.managed_count}) would be deleted or replaced: is this the "
+                    "right meetings file and --state? Check the plan, then run apply with --force if this is "
+                    "intended")
+        if self.managed_count < SAFETY_MIN_MANAGED:
             return None
         share = destructive / self.managed_count
         if share > SAFETY_MAX_SHARE:
@@ -141,6 +223,71 @@ class Plan:
                     f"({share:.0%}, more than the {SAFETY_MAX_SHARE:.0%} safety threshold); "
                     "check the plan, then run apply with --force if this is intended")
         return None
+
+    def raise_if_unsafe(self, *, force: bool = False) -> None:
+        """Refuse a plan with errors (PlanError), or past the safety rules without ``force`` (UnsafePlanError)."""
+        if self.errors:
+            raise PlanError("the plan has errors, so nothing was changed: " + "; ".join(self.errors))
+        problem = self.safety_problem()
+        if problem and not force:
+            raise UnsafePlanError(f"refusing to apply: {problem}. Nothing was changed")
+
+    def raise_if_stale(self, current: Plan) -> None:
+        """Refuse this (saved) plan unless ``current``, planned now from the same inputs, makes the same changes.
+
+        Terraform's stale-plan rule, plus the changes themselves: a plan file is hand-editable, so nothing in
+        it is carried out unless planning again gives exactly it.
+        """
+        problems = []
+        if self.desired_sha256 != current.desired_sha256:
+            problems.append("the meetings file changed since the plan was made")
+        if self.lineage != current.lineage:
+            problems.append("the state file was created since the plan was made" if not self.lineage else
+                            "the state file is a different one (lineage differs)")
+        elif self.serial != current.serial:
+            problems.append(f"the state changed since the plan was made (serial {self.serial} -> {current.serial})")
+        if self.account_id and current.account_id and self.account_id != current.account_id:
+            problems.append("the plan was made for another Zoom account")
+        if sorted(self.targets) != sorted(current.targets):
+            problems.append("the plan was made for other --target keys")
+        problems += self._change_differences(current)
+        if problems:
+            shown = problems[:MAX_STALE_PROBLEMS]
+            more = len(problems) - len(shown)
+            raise StalePlanError("the saved plan is stale: " + "; ".join(shown) + (f"; and {more} more" if more else "")
+                                 + ". Nothing was changed: plan again (`zoomstate plan --out FILE`) and apply the "
+                                 "new plan")
+
+    def _change_differences(self, current: Plan) -> list[str]:
+        saved = {c.key: c.comparable(None) for c in self.pending_changes}
+        now = {c.key: c.comparable(current.passcode_key) for c in current.pending_changes}
+        problems = []
+        for key in sorted(set(saved) | set(now)):
+            if key not in now:
+                problems.append(f"{key}: the plan says {saved[key]['action']}, but planning now gives no change")
+            elif key not in saved:
+                problems.append(f"{key}: planning now gives {now[key]['action']}, which the plan does not have")
+            elif saved[key] != now[key]:
+                was, is_ = saved[key], now[key]
+                for part in ("action", "meeting_id", "host_email"):
+                    if was[part] != is_[part]:
+                        problems.append(f"{key}: {part.replace('_', ' ')} is {was[part]!r} in the plan, "
+                                        f"{is_[part]!r} now")
+                if was["action"] == is_["action"]:
+                    paths = _differing_paths({"body": was.get("body"), "series": was.get("series")},
+                                             {"body": is_.get("body"), "series": is_.get("series")}, depth=3)
+                    if paths:
+                        problems.append(f"{key}: the meeting differs from the plan at " + ", ".join(paths)
+                                        + (" (a passcode made without Zoom credentials cannot be checked)" if any(
+                                            p.startswith("body.password") for p in paths) and _unkeyed(was)
+                                           else ""))
+        return problems
+
+    def outline(self) -> tuple[Any, ...]:
+        """What decides whether and how apply may run, cheap to take: a copy to tell whether a plan was edited."""
+        return (tuple(self.errors), self.managed_count, tuple(self.targets), self.lineage, self.serial,
+                self.desired_sha256, tuple((c.key, c.action, c.meeting_id, c.host_email, c.payload is None)
+                                           for c in self.changes))
 
     def host_budget_warnings(self) -> list[str]:
         per_host: Counter[str] = Counter()
@@ -161,39 +308,135 @@ class Plan:
             "state": {"lineage": self.lineage, "serial": self.serial, "managed": self.managed_count},
             "account_id": self.account_id,
             "refreshed": self.refreshed,
+            "targets": self.targets,
             "summary": self.summary,
             "warnings": self.warnings,
             "notes": self.notes,
             "errors": self.errors,
-            "changes": [c.to_json() for c in self.changes],
+            "changes": [c.to_json(self.passcode_key) for c in self.changes],
         }
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Plan:
+    def from_json(cls, data: Any) -> Plan:
+        """A plan read from a plan file. Its shape and every value's type are checked (PlanFileError);
+        its changes are trusted for nothing: apply carries it out only after raise_if_stale."""
         if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
-            raise PlanError("this is not a zoomstate plan file: make one with `zoomstate plan --out FILE`")
-        if data.get("version") != PLAN_VERSION:
-            raise PlanError(f"plan file version {data.get('version')!r} is not supported: plan again")
-        try:
-            return cls(
-                changes=[Change.from_json(c) for c in data["changes"]],
-                desired_path=data["desired"]["path"],
-                desired_sha256=data["desired"]["sha256"],
-                lineage=data["state"]["lineage"],
-                serial=int(data["state"]["serial"]),
-                managed_count=int(data["state"].get("managed", 0)),
-                account_id=data.get("account_id"),
-                created_at=data.get("created_at", ""),
-                refreshed=bool(data.get("refreshed", True)),
-                warnings=list(data.get("warnings", [])),
-                notes=list(data.get("notes", [])),
-                errors=list(data.get("errors", [])),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise PlanError(f"the plan file is damaged ({exc}): plan again") from None
+            raise PlanFileError("this is not a zoomstate plan file: make one with `zoomstate plan --out FILE`")
+        if data.get("version") != PLAN_VERSION or isinstance(data.get("version"), bool):
+            raise PlanFileError(f"plan file version {_shown(data.get('version'))} is not supported: plan again")
+        desired = _field(data, "desired", dict, "plan")
+        state = _field(data, "state", dict, "plan")
+        changes = _field(data, "changes", list, "plan")
+        parsed = [_change_from_json(c, f"changes[{i}]") for i, c in enumerate(changes)]
+        seen: set[str] = set()
+        for i, change in enumerate(parsed):
+            if change.key in seen:
+                raise _damaged(f"changes[{i}].key", f"{change.key!r} appears twice")
+            seen.add(change.key)
+        return cls(
+            changes=parsed,
+            desired_path=_field(desired, "path", str, "desired"),
+            desired_sha256=_field(desired, "sha256", str, "desired"),
+            lineage=_field(state, "lineage", str, "state"),
+            serial=_count(state, "serial", "state"),
+            managed_count=_count(state, "managed", "state", default=0),
+            account_id=_field(data, "account_id", str, "plan", default=None),
+            created_at=_field(data, "created_at", str, "plan", default=""),
+            refreshed=_field(data, "refreshed", bool, "plan", default=True),
+            warnings=_strings(data, "warnings", "plan"),
+            notes=_strings(data, "notes", "plan"),
+            errors=_strings(data, "errors", "plan"),
+            targets=_strings(data, "targets", "plan"),
+        )
+
+
+MAX_STALE_PROBLEMS = 10
+# Larger than any Zoom meeting id or state serial, and exact in a JSON double.
+MAX_PLAN_NUMBER = 2**53
+_KEY = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_MISSING = object()
+
+
+def _unkeyed(comparable: dict[str, Any]) -> bool:
+    body = comparable.get("body") or {}
+    return "password" in body and body["password"] is None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _damaged(where: str, problem: str) -> PlanFileError:
+    return PlanFileError(f"the plan file is damaged: {where} {problem}: make a new one with "
+                         "`zoomstate plan --out FILE`")
+
+
+def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], where: str,
+           default: Any = _MISSING) -> Any:
+    value = data.get(name, _MISSING)
+    if value is _MISSING or (value is None and default is None):
+        if default is _MISSING:
+            raise _damaged(f"{where}.{name}", "is missing")
+        return default
+    # bool is an int in Python: a boolean is never a number here, nor a number a boolean.
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise _damaged(f"{where}.{name}", f"must be {_JSON_NAMES.get(names, names)}, not {_shown(value)}")
+    return value
+
+
+_JSON_NAMES = {"str": "text", "int": "an integer", "bool": "true or false", "dict": "an object", "list": "a list"}
+
+
+def _count(data: dict[str, Any], name: str, where: str, default: Any = _MISSING, minimum: int = 0) -> int:
+    value = _field(data, name, int, where, default)
+    if not minimum <= value <= MAX_PLAN_NUMBER:
+        raise _damaged(f"{where}.{name}", f"must be between {minimum} and {MAX_PLAN_NUMBER}, not {_shown(value)}")
+    return value
+
+
+def _strings(data: dict[str, Any], name: str, where: str) -> list[str]:
+    values = _field(data, name, list, where, default=[])
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise _damaged(f"{where}.{name}[{i}]", f"must be text, not {_shown(value)}")
+    return list(values)
+
+
+def _change_from_json(data: Any, where: str) -> Change:
+    if not isinstance(data, dict):
+        raise _damaged(where, f"must be an object, not {_shown(data)}")
+    key = _field(data, "key", str, where)
+    if not _KEY.fullmatch(key):
+        raise _damaged(f"{where}.key", f"is not a meeting key: {_shown(key)}")
+    action = _field(data, "action", str, where)
+    if action not in ACTIONS:
+        raise _damaged(f"{where}.action", f"is not one of {', '.join(ACTIONS)}: {_shown(action)}")
+    meeting_id = None
+    if data.get("meeting_id") is not None:
+        meeting_id = _count(data, "meeting_id", where, minimum=1)
+    diffs = []
+    for i, diff in enumerate(_field(data, "diffs", list, where, default=[])):
+        if not isinstance(diff, dict):
+            raise _damaged(f"{where}.diffs[{i}]", f"must be an object, not {_shown(diff)}")
+        diffs.append(FieldDiff(_field(diff, "path", str, f"{where}.diffs[{i}]"), diff.get("before"),
+                               diff.get("after")))
+    return Change(
+        key=key,
+        action=action,
+        reason=_field(data, "reason", str, where, default=""),
+        host_email=_field(data, "host_email", str, where, default=""),
+        topic=_field(data, "topic", str, where, default=""),
+        meeting_id=meeting_id,
+        payload=_field(data, "payload", dict, where, default=None),
+        diffs=diffs,
+        schedule=_field(data, "schedule", str, where, default=""),
+        preview=dict(_field(data, "preview", dict, where, default=None) or {}),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- the diff
@@ -289,7 +532,7 @@ def build_plan(
             continue
         # A create was interrupted, then the meeting was removed from the file: delete what the create made.
         match = find_match(pending.fingerprint, live.candidates.get(key, []), claimed,
-                           created_after=pending.started_at)
+                           created_after=pending.started_at, created_before=pending.latest_create)
         if match is not None:
             claimed.add(int(match["id"]))
             changes.append(Change(key, "delete", "removed from the meetings file while its create was "
@@ -362,7 +605,8 @@ def _plan_desired(key: str, spec: MeetingSpec, state: State, live: LiveSnapshot,
     # Not managed yet: recover an interrupted create, adopt a matching meeting, or create.
     pending = state.pending.get(key)
     candidates = live.candidates.get(key, [])
-    match = find_match(compare_want, candidates, claimed, created_after=pending.started_at if pending else None) if (
+    match = find_match(compare_want, candidates, claimed, created_after=pending.started_at if pending else None,
+                       created_before=pending.latest_create if pending else None) if (
         candidates or pending) else None  # nothing to match: the usual case offline, and for new meetings
     if match is not None:
         claimed.add(int(match["id"]))
@@ -376,13 +620,15 @@ def _plan_desired(key: str, spec: MeetingSpec, state: State, live: LiveSnapshot,
 
 
 def find_match(want: dict[str, Any], candidates: list[dict[str, Any]], claimed: set[int],
-               created_after: str | None = None) -> dict[str, Any] | None:
+               created_after: str | None = None, created_before: str | None = None) -> dict[str, Any] | None:
     """The oldest unclaimed live meeting whose identity (topic, time, timezone, recurrence) matches.
 
-    ``created_after`` (a pending create's start) excludes older meetings, with slack for clock skew.
+    ``created_after`` and ``created_before`` (a pending create's start and deadline) exclude meetings created
+    outside that attempt's window, with slack for clock skew: a look-alike made by hand later is not ours.
     """
     wanted_identity = identity(want)
-    earliest = _parse_time(created_after) - CLOCK_SLACK if created_after else None
+    earliest = _parse_time(created_after) - CLOCK_SLACK if _parse_time(created_after) else None
+    latest = _parse_time(created_before) + CLOCK_SLACK if _parse_time(created_before) else None
     matches = []
     for meeting in candidates:
         meeting_id = int(meeting.get("id", 0))
@@ -391,6 +637,8 @@ def find_match(want: dict[str, Any], candidates: list[dict[str, Any]], claimed: 
         created = _parse_time(str(meeting.get("created_at") or ""))
         if earliest is not None and created is not None and created < earliest:
             continue
+        if latest is not None and (created is None or created > latest):
+            continue  # a recovery only takes a meeting it can show was made in time
         if identity(live_view(meeting, like=want)) == wanted_identity:
             matches.append(meeting)
     matches.sort(key=lambda m: (str(m.get("created_at", "")), int(m.get("id", 0))))

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +34,9 @@ STATE_FORMAT = "zoomstate-state"
 STATE_VERSION = 1
 # Keys that must never be written to the state file, whatever Zoom returned.
 SECRET_KEYS = frozenset({"start_url", "access_token", "client_secret", "token"})
+# How long after its start a pending create recorded without a deadline may have reached Zoom: the longest
+# create the client's default attempts and waits allow.
+PENDING_WINDOW = timedelta(minutes=30)
 
 
 class StateError(Exception):
@@ -97,14 +100,32 @@ class PendingCreate:
     topic: str
     fingerprint: dict[str, Any]
     started_at: str
+    # The latest moment this create could have reached Zoom (its last POST's start plus the longest a client
+    # call can take). Only a meeting created between started_at and this is the one it made. Empty in state
+    # files written before it was recorded: PENDING_WINDOW after started_at then.
+    deadline: str = ""
+
+    @property
+    def latest_create(self) -> str:
+        """When Zoom may have made this create's meeting at the latest (UTC, ...Z)."""
+        if self.deadline:
+            return self.deadline
+        try:
+            started = datetime.fromisoformat(self.started_at.replace("Z", "+00:00"))
+        except ValueError:
+            return ""
+        return (started + PENDING_WINDOW).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "host_email": self.host_email,
             "topic": self.topic,
             "fingerprint": self.fingerprint,
             "started_at": self.started_at,
         }
+        if self.deadline:
+            data["deadline"] = self.deadline
+        return data
 
     @classmethod
     def from_json(cls, key: str, data: dict[str, Any]) -> PendingCreate:
@@ -114,6 +135,7 @@ class PendingCreate:
             topic=str(data.get("topic", "")),
             fingerprint=dict(data.get("fingerprint") or {}),
             started_at=str(data.get("started_at", "")),
+            deadline=str(data.get("deadline") or ""),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +15,8 @@ from zoomstate.zoom.errors import MeetingNotFound, ValidationFailed, ZoomError
 from zoomstate.zoom.http import (
     DEFAULT_API_URL,
     DEFAULT_OAUTH_URL,
+    MAX_TOKEN_REFRESHES,
+    NEAR_RETRY_SECONDS,
     REQUEST_DEADLINE,
     Answer,
     Backoff,
@@ -169,6 +172,14 @@ class ZoomClient:
         """Counts: requests by kind (create, get, list, update, delete, get_user, token), "429",
         "retries" and "5xx"."""
         return self._stats.snapshot()
+
+    @property
+    def longest_call(self) -> timedelta:
+        """The longest one call can take, every attempt and wait included: a create it sends reaches Zoom
+        before then (the applier bounds its recovery of a create by it)."""
+        # A wait on a rate limit, then the request, which the transport cuts at its wall-clock deadline.
+        per_attempt = max(self._transport.deadline, self._transport.timeout) + NEAR_RETRY_SECONDS
+        return timedelta(seconds=(self._loop.max_attempts + MAX_TOKEN_REFRESHES) * per_attempt)
 
     def close(self) -> None:
         self._transport.close()
