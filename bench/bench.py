@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from zoomstate.desired import load_desired  # noqa: E402
-from zoomstate.payload import managed_view  # noqa: E402
 from zoomstate.sandbox import Sandbox  # noqa: E402
 from zoomstate.state import ManagedMeeting, State, StateStore  # noqa: E402
+from zoomstate.zoombody import managed_view  # noqa: E402
 
 PRO_MEDIUM, PRO_LIGHT = 20.0, 30.0
 TIMEZONES = ["America/New_York", "Europe/London", "Asia/Kolkata", "America/Los_Angeles", "Australia/Sydney"]

@@ -75,6 +75,11 @@ def plan_text(plan: Plan, console: Console, *, show_unchanged: bool = False) -> 
             continue
         change_text(change, console)
         shown += 1
+    for change in plan.changes:
+        for diff in change.kept:  # shown whatever the verbosity: the plan leaves these alone on purpose
+            console.print(Text("note: ", style="cyan") + Text(
+                f"{change.key}: Zoom keeps {diff.path} = {value_text(diff.before)} (sent "
+                f"{value_text(diff.after)}); not proposed again until the meetings file changes it"))
     if not plan.has_changes:
         console.print(Text("No changes. Zoom matches meetings.yaml.", style="green"))
         console.print()
@@ -144,6 +149,10 @@ def outcome_text(outcome: Outcome, console: Console, index: int, total: int) -> 
             console.print(Text(f"    - Join URL: {outcome.join_url}"))
         if outcome.registration_url:
             console.print(Text(f"    - Registration URL: {outcome.registration_url}"))
+        for diff in outcome.kept:
+            console.print(Text("    - Zoom kept ", style="yellow") + Text(
+                f"{diff.path} = {value_text(diff.before)} (sent {value_text(diff.after)}); "
+                "recorded: not sent again until the meetings file changes it"))
     elif outcome.status == "deferred":
         console.print(Text(f"{prefix}: ", style="bold") + Text("deferred", style="yellow")
                       + Text(f" ({outcome.detail})"))
