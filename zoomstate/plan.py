@@ -272,6 +272,8 @@ def _present(value: Any) -> Any:
 
 def comparable(view: dict[str, Any], ignored: Iterable[str] = ()) -> dict[str, Any]:
     """A managed view (or state record) without zoomstate's own keys and without ignored paths."""
+    if not ignored and OWN_KEYS.isdisjoint(view):
+        return view  # the usual desired view: nothing to take out
     out = {k: v for k, v in view.items() if k not in OWN_KEYS}
     for path in ignored:
         if path == "schedule":
@@ -420,7 +422,6 @@ def build_plan(
 
     changes: list[Change] = []
     errors: list[str] = []
-    notes: list[str] = []
     claimed: set[int] = set(state.by_meeting_id())  # live meetings already spoken for
 
     for key, spec in desired.meetings.items():
@@ -433,7 +434,6 @@ def build_plan(
                 "prevent_delete"):
             errors.append(f"{key}: the host changed, which needs the meeting deleted and created again, but "
                           "prevent_delete is set: remove prevent_delete first, or change the host back")
-        notes.extend(kept_note(key, d) for d in change.kept)
         changes.append(change)
 
     for key, managed in state.meetings.items():
@@ -475,7 +475,7 @@ def build_plan(
         refreshed=live.refreshed,
         warnings=[d.format(severity=False) for d in desired.warnings if d.severity == "warning"]
         + list(live.warnings),
-        notes=[d.format(severity=False) for d in desired.warnings if d.severity == "note"] + notes,
+        notes=[d.format(severity=False) for d in desired.warnings if d.severity == "note"],
         errors=errors,
         managed_count=len(state.meetings),
     )

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from zoomstate.model import Diagnostic
-from zoomstate.plan import Change, Plan
+from zoomstate.plan import Change, Plan, kept_note
 
 if TYPE_CHECKING:  # types only: importing apply would load the Zoom client for offline commands too
     from zoomstate.apply import ApplyResult, Outcome
@@ -77,9 +77,7 @@ def plan_text(plan: Plan, console: Console, *, show_unchanged: bool = False) -> 
         shown += 1
     for change in plan.changes:
         for diff in change.kept:  # shown whatever the verbosity: the plan leaves these alone on purpose
-            console.print(Text("note: ", style="cyan") + Text(
-                f"{change.key}: Zoom keeps {diff.path} = {value_text(diff.before)} (sent "
-                f"{value_text(diff.after)}); not proposed again until the meetings file changes it"))
+            console.print(Text("note: ", style="cyan") + Text(kept_note(change.key, diff)))
     if not plan.has_changes:
         console.print(Text("No changes. Zoom matches meetings.yaml.", style="green"))
         console.print()
@@ -208,7 +206,9 @@ def plan_markdown(plan: Plan) -> str:
     head.append("")
     for warning in plan.warnings:
         head.append(f"- :warning: {warning}")
-    if plan.warnings:
+    kept_notes = [kept_note(c.key, d) for c in plan.changes for d in c.kept]
+    head += [f"- :information_source: {_md(note)}" for note in kept_notes]
+    if plan.warnings or kept_notes:
         head.append("")
     if not plan.has_changes:
         head.append("No changes. Zoom matches meetings.yaml.")
