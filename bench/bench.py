@@ -41,9 +41,9 @@ sys.path.insert(0, str(ROOT))
 
 from zoomstate.clock import SystemClock  # noqa: E402
 from zoomstate.desired import load_desired  # noqa: E402
-from zoomstate.payload import managed_view  # noqa: E402
 from zoomstate.sandbox import Sandbox  # noqa: E402
 from zoomstate.state import ManagedMeeting, State, StateStore, StateWriter  # noqa: E402
+from zoomstate.zoombody import managed_view  # noqa: E402
 
 PRO_MEDIUM, PRO_LIGHT = 20.0, 30.0
 TIMEZONES = ["America/New_York", "Europe/London", "Asia/Kolkata", "America/Los_Angeles", "Australia/Sydney"]

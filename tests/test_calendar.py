@@ -14,7 +14,6 @@ from zoomstate.calendar import (
     Preview,
     check,
     describe,
-    occurrences_from_zoom,
     preview,
     series,
     summary,
@@ -22,6 +21,7 @@ from zoomstate.calendar import (
     zoom_weekday,
 )
 from zoomstate.model import MeetingSpec, Position
+from zoomstate.zoombody import occurrences_from_zoom, rule_of_zoom
 
 NY = "America/New_York"
 
@@ -534,7 +534,7 @@ def test_series_matches_dateutil_rrule(s):
 
 
 def _rrule_from_zoom(start_local: datetime, recurrence: dict) -> list[datetime]:
-    rule = calendar._rule_of_zoom(recurrence)
+    rule = rule_of_zoom(recurrence)
     end_times, end_text = recurrence.get("end_times"), recurrence.get("end_date_time")
     count = int(end_times) if end_times and not end_text else None
     naive = calendar._rrule(rule, start_local.replace(tzinfo=None, fold=0, microsecond=0), None, count)

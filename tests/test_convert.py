@@ -54,7 +54,7 @@ def test_import_seed_csv_brings_seed_meetings_under_management(tmp_path, run, sa
     from tests.conftest import meeting, read_csv, write_meetings, writes
     from zoomstate.desired import load_desired
     from zoomstate.export import SEED_COLUMNS
-    from zoomstate.payload import create_body
+    from zoomstate.zoombody import create_body
 
     path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync"), meeting("review", "bob@example.com"),
                                                         meeting("not-in-csv", "carol@example.com")])

@@ -200,7 +200,8 @@ def test_create_returns_zooms_meeting_object(api):
     assert meeting["pre_schedule"] is False
     assert meeting["recurrence"] == {"type": 2, "weekly_days": "3", "end_times": 5, "repeat_interval": 1}
     settings = meeting["settings"]
-    assert settings["waiting_room"] is True and settings["join_before_host"] is False  # forced off
+    # Kept as sent: recorded Zoom bodies hold both (the documented rule is a Zoom-like switch, tested below).
+    assert settings["waiting_room"] is True and settings["join_before_host"] is True
     assert settings["approval_type"] == 2 and settings["registration_type"] == 1 and settings["audio"] == "both"
     assert "registration_url" not in meeting
     assert len(meeting["occurrences"]) == 5

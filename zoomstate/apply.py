@@ -16,12 +16,11 @@ from typing import Any
 from zoomstate.clock import Clock, SystemClock
 from zoomstate.crashpoints import CrashPoints
 from zoomstate.model import DesiredConfig
-from zoomstate.payload import create_body, managed_view, outputs_of
-from zoomstate.plan import Change, Plan, find_match
+from zoomstate.plan import Change, FieldDiff, Plan, find_match, live_value
 from zoomstate.state import ManagedMeeting, PendingCreate, State, StateStore, StateWriter
 from zoomstate.zoom import AmbiguousCreateError, DailyLimitError, ZoomClient, ZoomError
+from zoomstate.zoombody import DesiredMeeting, LiveMeeting, candidate_ids, live_meeting, outputs_of, same_zone
 
-MEETING_TYPE_RECURRING_FIXED = 8
 CREATE_ATTEMPTS = 3
 
 
@@ -33,6 +32,8 @@ class Outcome:
     meeting_id: int | None = None
     join_url: str = ""
     registration_url: str = ""
+    # Managed fields Zoom did not keep as sent: before = what Zoom kept, after = what was sent.
+    kept: list[FieldDiff] = field(default_factory=list)
 
 
 @dataclass
@@ -106,8 +107,8 @@ class Applier:
     def _execute(self, change: Change) -> Outcome:
         action = change.action
         if action == "create":
-            meeting = self._create(change)
-            return self._done(change, meeting)
+            meeting, sent = self._create(change)
+            return self._done(change, meeting, sent=sent)
         if action == "adopt":
             return self._adopt(change)
         if action == "update":
@@ -120,27 +121,32 @@ class Applier:
 
     # ------------------------------------------------------------------------------------------ actions
 
+    def _desired(self, change: Change) -> DesiredMeeting | None:
+        """The meeting as the file says it, as of now (so the start sent is still in the future)."""
+        if self.desired is not None and change.key in self.desired.meetings:
+            return DesiredMeeting(self.desired.meetings[change.key], self.clock.now())
+        return None
+
     def _payload(self, change: Change) -> dict[str, Any] | None:
         """The body to send now: recomputed from the meetings file so the start is still in the future."""
-        if self.desired is not None and change.key in self.desired.meetings:
-            return create_body(self.desired.meetings[change.key], self.clock.now())
-        return change.payload
+        want = self._desired(change)
+        return want.body if want is not None else change.payload
 
     def _view(self, change: Change) -> dict[str, Any]:
-        if self.desired is not None and change.key in self.desired.meetings:
-            spec = self.desired.meetings[change.key]
-            view = managed_view(spec)
-            view["prevent_delete"] = spec.prevent_delete
-            return view
-        return {}
+        want = self._desired(change)
+        if want is None:
+            return {}
+        return {**want.view, "prevent_delete": want.spec.prevent_delete}
 
-    def _create(self, change: Change) -> dict[str, Any]:
+    def _create(self, change: Change) -> tuple[LiveMeeting, dict[str, Any] | None]:
+        """Create (or find the meeting an interrupted create made); returns it as Zoom now holds it (a GET:
+        the create answer may lack start_time and duration) and the body sent (None when found)."""
         body = self._payload(change)
         assert body is not None
         view = self._view(change)
         earlier = self._interrupted_create(change, view)
         if earlier is not None:
-            return earlier
+            return earlier, None
         pending = PendingCreate(change.key, change.host_email, change.topic,
                                 {k: view.get(k) for k in ("topic", "timezone", "local_time", "recurrence")},
                                 self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"), self._create_deadline())
@@ -152,13 +158,13 @@ class Applier:
                 pending = replace(pending, deadline=self._create_deadline())
                 self.writer.commit(lambda state, pending=pending: state.pending.__setitem__(change.key, pending))
             try:
-                meeting = self.client.create_meeting(change.host_email, body)
+                created = self.client.create_meeting(change.host_email, body)
                 self.crash.reach("after-create")
-                return meeting
+                return live_meeting(self.client.get_meeting(int(created["id"]))), body
             except AmbiguousCreateError:
                 found = self._recover(change, pending, view)
                 if found is not None:
-                    return found
+                    return found, None
                 if attempt == CREATE_ATTEMPTS:
                     raise
             except ZoomError:
@@ -170,7 +176,7 @@ class Applier:
         """The latest moment a create call starting now can reach Zoom (UTC, ...Z)."""
         return (self.clock.now() + self.client.longest_call).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def _interrupted_create(self, change: Change, view: dict[str, Any]) -> dict[str, Any] | None:
+    def _interrupted_create(self, change: Change, view: dict[str, Any]) -> LiveMeeting | None:
         """The meeting an earlier run's create may have made, when its pending record is still here.
 
         The planner looks for these only for keys it does not manage yet; a replace, or a create again after a
@@ -181,50 +187,46 @@ class Applier:
             return None
         return self._recover(change, earlier, view)
 
-    def _recover(self, change: Change, pending: PendingCreate, view: dict[str, Any]) -> dict[str, Any] | None:
+    def _recover(self, change: Change, pending: PendingCreate, view: dict[str, Any]) -> LiveMeeting | None:
         """After an ambiguous create: find the meeting Zoom may have made, so we never make a second one."""
         claimed = self.writer.read(lambda state: set(state.by_meeting_id()))
-        candidates = []
-        for item in self.client.list_meetings(change.host_email):
-            if item.get("type") == MEETING_TYPE_RECURRING_FIXED and item.get("topic") == change.topic and int(
-                    item["id"]) not in claimed:
-                candidates.append(self.client.get_meeting(int(item["id"])))
-        want = {k: v for k, v in view.items() if k != "prevent_delete"}
+        ids = candidate_ids(self.client.list_meetings(change.host_email), (change.topic,), claimed)
+        candidates = [live_meeting(self.client.get_meeting(i)) for i in ids]
+        want: DesiredMeeting | dict[str, Any] = self._desired(change) or pending.fingerprint
         return find_match(want, candidates, claimed, created_after=pending.started_at,
                           created_before=pending.latest_create)
 
     def _adopt(self, change: Change) -> Outcome:
         assert change.meeting_id is not None
-        if change.diffs:
-            body = self._payload(change)
-            if body is not None:
-                self.client.update_meeting(change.meeting_id, body)
-        meeting = self.client.get_meeting(change.meeting_id)
-        return self._done(change, meeting, adopted=True)
+        body = self._payload(change) if change.diffs else None
+        if body is not None:
+            self.client.update_meeting(change.meeting_id, body)
+        meeting = live_meeting(self.client.get_meeting(change.meeting_id))
+        return self._done(change, meeting, adopted=True, sent=body)
 
     def _update(self, change: Change) -> Outcome:
         assert change.meeting_id is not None
         body = self._payload(change) if change.payload is not None else None
         if body is None:  # Zoom already matches (or only prevent_delete changed): record what Zoom holds
-            outcome = self._done(change, self.client.get_meeting(change.meeting_id))
+            outcome = self._done(change, live_meeting(self.client.get_meeting(change.meeting_id)))
             outcome.detail = "state updated"
             return outcome
         self.crash.reach("before-update")
         self.client.update_meeting(change.meeting_id, body)
         self.crash.reach("after-update")
-        meeting = self.client.get_meeting(change.meeting_id)
-        return self._done(change, meeting)
+        meeting = live_meeting(self.client.get_meeting(change.meeting_id))
+        return self._done(change, meeting, sent=body)
 
     def _replace(self, change: Change) -> Outcome:
         old_id = change.meeting_id
-        meeting = self._create(change)  # create first: people keep a meeting if the create fails
+        meeting, sent = self._create(change)  # create first: people keep a meeting if the create fails
         if old_id is not None:
             # The state keeps the old meeting (and the pending create) until it is deleted: recording the new
             # one first would forget the old one if we stopped here, leaving it in Zoom for good.
             self.crash.reach("before-delete")
             self.client.delete_meeting(old_id)
             self.crash.reach("after-delete")
-        outcome = self._done(change, meeting)
+        outcome = self._done(change, meeting, sent=sent)
         outcome.detail = f"replaced meeting {old_id}"
         return outcome
 
@@ -244,19 +246,26 @@ class Applier:
 
     # ------------------------------------------------------------------------------------------ state
 
-    def _done(self, change: Change, meeting: dict[str, Any], *, adopted: bool = False) -> Outcome:
+    def _done(self, change: Change, meeting: LiveMeeting, *, adopted: bool = False,
+              sent: dict[str, Any] | None = None) -> Outcome:
         outputs = outputs_of(meeting)
-        meeting_id = int(meeting["id"])
+        meeting_id = meeting.meeting_id
         now = self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
         view = self._view(change)
+        kept = not_kept(sent, meeting) if sent is not None else []
 
         def record(state: State) -> None:
             previous = state.meetings.get(change.key)
-            created_at = str(meeting.get("created_at") or now)
+            created_at = meeting.created_at.strftime("%Y-%m-%dT%H:%M:%SZ") if meeting.created_at else now
             was_adopted = adopted
             if previous is not None and previous.meeting_id == meeting_id:
                 created_at = previous.created_at or created_at
                 was_adopted = adopted or previous.adopted
+            if sent is not None:
+                if kept:
+                    view["kept"] = {d.path: {"sent": d.after, "kept": d.before} for d in kept}
+            elif previous is not None and previous.managed.get("kept") and view:
+                view["kept"] = previous.managed["kept"]  # nothing sent: what Zoom kept still stands
             state.meetings[change.key] = ManagedMeeting(
                 key=change.key,
                 meeting_id=meeting_id,
@@ -273,4 +282,18 @@ class Applier:
         self.writer.commit(record)
         self.crash.reach("after-save")
         return Outcome(change, "done", "", meeting_id, outputs.get("join_url", ""),
-                       outputs.get("registration_url", ""))
+                       outputs.get("registration_url", ""), kept)
+
+
+def not_kept(sent: dict[str, Any], live: LiveMeeting) -> list[FieldDiff]:
+    """Managed fields whose value in Zoom (read back after a create or PATCH) is not the value sent."""
+    found: list[FieldDiff] = []
+    for name in ("topic", "agenda", "duration"):
+        if name in sent and live_value(live, name) != sent[name]:
+            found.append(FieldDiff(name, live_value(live, name), sent[name]))
+    if "timezone" in sent and not same_zone(live.timezone, sent["timezone"]):
+        found.append(FieldDiff("timezone", live.timezone, sent["timezone"]))
+    for name, value in (sent.get("settings") or {}).items():
+        if live.settings.get(name) != value:
+            found.append(FieldDiff(f"settings.{name}", live.settings.get(name), value))
+    return found

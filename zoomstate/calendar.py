@@ -24,7 +24,6 @@ ZOOM_OCCURRENCE_CAP = 50
 SERIES_LIMIT = 1000  # series() never returns more; keeps endless or huge rules cheap
 
 ZOOM_RECURRENCE_TYPES = {"daily": 1, "weekly": 2, "monthly": 3}
-_KIND_OF_ZOOM_TYPE = {v: k for k, v in ZOOM_RECURRENCE_TYPES.items()}
 _DAY_NAMES = {1: "Sun", 2: "Mon", 3: "Tue", 4: "Wed", 5: "Thu", 6: "Fri", 7: "Sat"}
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _ORDINALS = {-1: "last", 1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 5: "5th"}
@@ -162,7 +161,7 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-def _wall_times(rule: Rule, dtstart: datetime, until: date | None, count: int | None,
+def wall_times(rule: Rule, dtstart: datetime, until: date | None, count: int | None,
                 tz: tzinfo) -> list[datetime]:
     """At most 1,000 occurrences as aware datetimes (fold=0: a gap time takes the offset before the change)."""
     # (datetime.replace() and time.replace() parse keywords and cost a microsecond each: avoided when idle.)
@@ -268,7 +267,7 @@ def _make_timeline(spec: MeetingSpec) -> _Timeline:
     dtstart = datetime.combine(spec.start_date, clock)
     # end_date is inclusive on the local calendar: any occurrence on that day counts.
     count = spec.occurrences if spec.end_date is None else None
-    starts = tuple(_wall_times(rule, dtstart, spec.end_date, count, tz))
+    starts = tuple(wall_times(rule, dtstart, spec.end_date, count, tz))
     offsets = tuple(map(datetime.utcoffset, starts))
     return _Timeline(rule, starts, offsets, _ordered(starts, offsets))
 
@@ -366,48 +365,6 @@ def zoom_schedule(spec: MeetingSpec, now: datetime) -> ZoomSchedule:
     )
 
 
-def _rule_of_zoom(recurrence: dict) -> Rule:
-    kind = _KIND_OF_ZOOM_TYPE.get(int(recurrence.get("type", 0)))
-    if kind is None:
-        raise ValueError(f"unknown recurrence type {recurrence.get('type')!r}")
-    interval = int(recurrence.get("repeat_interval") or 1)
-    if kind == "weekly":
-        text = str(recurrence.get("weekly_days") or "1")  # Zoom's documented default
-        days = tuple(sorted({int(p) for p in text.split(",") if p.strip()}))
-        return Rule("weekly", interval, weekly_days=days)
-    if kind == "monthly":
-        if recurrence.get("monthly_day") is None and recurrence.get("monthly_week") is not None:
-            return Rule("monthly", interval, monthly_week=int(recurrence["monthly_week"]),
-                        monthly_week_day=int(recurrence.get("monthly_week_day") or 1))
-        return Rule("monthly", interval, monthly_day=int(recurrence.get("monthly_day") or 1))
-    return Rule("daily", interval)
-
-
-def _parse_utc(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text.strip())
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-
-
-def occurrences_from_zoom(start_local: datetime, recurrence: dict) -> list[datetime]:
-    """Occurrences of a Zoom recurrence object anchored at an aware local start (at most 1,000).
-
-    ``end_times`` counts from the anchor (0 or absent with no end date: endless, so bounded);
-    ``end_date_time`` (UTC) keeps every occurrence starting at or before that instant.
-    """
-    if start_local.tzinfo is None:
-        raise ValueError("start_local must be timezone-aware (the meeting's zone)")
-    tz = start_local.tzinfo
-    rule = _rule_of_zoom(recurrence)
-    end_times = recurrence.get("end_times")
-    end_text = recurrence.get("end_date_time")
-    count = int(end_times) if end_times and not end_text else None
-    starts: Iterable[datetime] = _wall_times(rule, start_local.replace(tzinfo=None, fold=0), None, count, tz)
-    if end_text:
-        end = _parse_utc(str(end_text))
-        starts = itertools.takewhile(lambda s: s <= end, starts)
-    return list(itertools.islice(starts, SERIES_LIMIT))
-
-
 # --- words for people -------------------------------------------------------------------------------------
 
 
@@ -485,7 +442,7 @@ def _months_between(first: date, last: date, step: int) -> Iterator[tuple[int, i
         index += max(step, 1)
 
 
-def _days_in_month(year: int, month: int) -> int:
+def days_in_month(year: int, month: int) -> int:
     nxt = date(year + month // 12, month % 12 + 1, 1)
     return (nxt - timedelta(days=1)).day
 
@@ -496,7 +453,7 @@ def _missing_months(spec: MeetingSpec, rule: Rule, starts: Sequence[datetime]) -
     return [
         f"{_MONTH_NAMES[m - 1]} {y}"
         for y, m in _months_between(spec.start_date, starts[-1].date(), rule.interval)
-        if _days_in_month(y, m) < day
+        if days_in_month(y, m) < day
     ]
 
 

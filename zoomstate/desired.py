@@ -467,7 +467,7 @@ def _start_time(text: str) -> time:
 # the value passed the schema's form check but is not real (2027-02-30).
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     "start_date": date.fromisoformat, "end_date": date.fromisoformat, "start_time": _start_time,
-    "weekly_days": _weekly_days,
+    "weekly_days": _weekly_days, "ignore_changes": lambda paths: tuple(dict.fromkeys(paths)),
 }
 
 
@@ -577,6 +577,13 @@ def _check_meeting(m: _Merged, report: _Report) -> bool:
     _check_registration(m, report)
     if len(report.errors) > before or m.missing_ok or missing:
         return False
+    if v.get("join_before_host") and v.get("waiting_room", True):
+        # Sent as written: Zoom's documentation says the waiting room turns it off, recorded meetings keep both.
+        report.add("warning", m.paths.get("join_before_host", m.path),
+                   "join_before_host with the waiting room on: depending on the account, Zoom turns "
+                   "join_before_host off or keeps both (people then wait in the waiting room anyway)",
+                   "set waiting_room: false to let people in before the host, or join_before_host: false",
+                   name=format_path(m.field_path("join_before_host")))
     if rtype == "weekly" and "weekly_days" not in v:
         v["weekly_days"] = (cal.zoom_weekday(v["start_date"]),)
     if rtype == "monthly" and not any(name in v for name in MONTHLY_FIELDS):

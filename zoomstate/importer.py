@@ -8,10 +8,10 @@ from datetime import datetime
 from pathlib import Path
 
 from zoomstate.model import DesiredConfig
-from zoomstate.payload import managed_view, outputs_of
 from zoomstate.plan import PlanError
 from zoomstate.state import ManagedMeeting, State, StateStore
 from zoomstate.zoom import ZoomClient, ZoomError
+from zoomstate.zoombody import live_meeting, managed_view, outputs_of
 
 SEED_CSV_COLUMNS = {"meeting_id", "host_email", "meeting_topic"}
 
@@ -41,8 +41,8 @@ def import_meeting(desired: DesiredConfig, state: State, store: StateStore, clie
         state.account_id = account_id
     state.meetings[key] = ManagedMeeting(
         key=key, meeting_id=meeting_id, host_email=spec.host_email, topic=spec.topic,
-        created_at=str(meeting.get("created_at", "")), managed=view, outputs=outputs_of(meeting), adopted=True,
-        updated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        created_at=str(meeting.get("created_at", "")), managed=view, outputs=outputs_of(live_meeting(meeting)),
+        adopted=True, updated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
     store.save(state)
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # the live view is read by zoombody, which owns Zoom's format
+    from zoomstate.zoombody import LiveMeeting
 
 Severity = Literal["error", "warning", "note"]  # a note is information, nothing to fix
 RecurrenceType = Literal["daily", "weekly", "monthly"]
@@ -94,6 +97,8 @@ class MeetingSpec:
     audio: str = "both"
     meeting_authentication: bool = False
     prevent_delete: bool = False
+    # Field paths sent at create and never compared after (Terraform's lifecycle ignore_changes).
+    ignore_changes: tuple[str, ...] = ()
     # Where the meeting and each of its fields were written (field name -> position).
     position: Position | None = field(default=None, compare=False)
     field_positions: Mapping[str, Position] = field(default_factory=dict, compare=False, repr=False)
@@ -124,8 +129,8 @@ class LiveSnapshot:
     """
 
     refreshed: bool
-    meetings: dict[int, dict] = field(default_factory=dict)  # managed meeting id -> GET /meetings/{id} body
+    meetings: dict[int, LiveMeeting] = field(default_factory=dict)  # managed meeting id -> its live view
     missing: set[int] = field(default_factory=set)  # managed ids Zoom reports gone (404 3001)
-    # desired key -> full GET bodies of unmanaged live meetings of the same host and topic (adopt, recover)
-    candidates: dict[str, list[dict]] = field(default_factory=dict)
+    # desired key -> live views of unmanaged meetings of the same host and topic (adopt, recover)
+    candidates: dict[str, list[LiveMeeting]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)

@@ -13,13 +13,20 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from zoomstate import calendar
 from zoomstate.model import DesiredConfig, LiveSnapshot, MeetingSpec
-from zoomstate.payload import create_body, identity, live_view, managed_view
 from zoomstate.state import State
+from zoomstate.zoombody import (
+    DesiredMeeting,
+    LiveMeeting,
+    identity,
+    live_identity,
+    parse_time,
+    same_zone,
+)
 
 Action = Literal["create", "adopt", "update", "replace", "delete", "unchanged"]
 ACTIONS: tuple[Action, ...] = ("create", "adopt", "update", "replace", "delete", "unchanged")
@@ -33,6 +40,26 @@ SAFETY_MIN_MANAGED = 8
 SAFETY_MAX_SHARE = 0.25
 # Zoom's clock and ours may differ when matching a recovered create to its pending record.
 CLOCK_SLACK = timedelta(minutes=5)
+# Machine-readable reasons of a change (Change.reason_code), beside the sentence in Change.reason.
+REASON_CODES: dict[str, str] = {
+    "new": "in the meetings file, not in Zoom or the state",
+    "in_sync": "Zoom matches the meetings file",
+    "kept_by_zoom": "Zoom keeps other values for some fields; not proposed again until the file changes them",
+    "deleted_in_zoom": "managed, but the meeting no longer exists in Zoom",
+    "changed_in_file": "the meetings file changed since the last apply",
+    "drift": "Zoom changed since the last apply; the meetings file wins",
+    "changed_in_file_and_zoom": "both the meetings file and Zoom changed",
+    "host_changed": "the host changed, which Zoom can only do by a new meeting",
+    "state_only": "Zoom already matches; only the state is behind",
+    "prevent_delete_changed": "only prevent_delete changed (state only)",
+    "adopt_match": "an unmanaged Zoom meeting of the host matches",
+    "recover_pending": "an interrupted create reached Zoom: its meeting is taken over",
+    "retry_pending": "an interrupted create never reached Zoom: create again",
+    "removed_from_file": "managed, but no longer in the meetings file",
+    "removed_from_file_gone": "no longer in the meetings file, and already gone in Zoom",
+    "pending_removed_found": "removed from the file while its create was interrupted; its meeting is in Zoom",
+    "pending_removed_forgotten": "removed from the file while its create was interrupted; it never reached Zoom",
+}
 
 
 class PlanError(Exception):
@@ -49,6 +76,14 @@ class UnsafePlanError(PlanError):
 
 class PlanFileError(PlanError):
     """A plan file that is not one, or is damaged (wrong shape, unknown action, absurd numbers)."""
+
+
+# A passcode is never shown: its diff says only that it changed.
+HIDDEN = "********"
+PASSCODE_CHANGED = "passcode changed"
+# State-record keys that are zoomstate's own, not part of the managed view compared with Zoom.
+OWN_KEYS = frozenset({"prevent_delete", "kept"})
+SCHEDULE_KEYS = ("local_time", "recurrence", "end")
 
 
 @dataclass(frozen=True)
@@ -73,6 +108,11 @@ class Change:
     diffs: list[FieldDiff] = field(default_factory=list)
     schedule: str = ""  # "weekly on Mon at 09:00 America/New_York, 44 occurrences, 2027-03-01 → 2027-12-27"
     preview: dict[str, Any] = field(default_factory=dict)  # count, past, next, last
+    # Why, for machines (Terraform's action reason): see REASON_CODES.
+    reason_code: str = ""
+    # Fields Zoom keeps at another value than the one sent (before = what Zoom keeps, after = what was sent):
+    # not proposed again until the meetings file changes them.
+    kept: list[FieldDiff] = field(default_factory=list)
 
     @property
     def destructive(self) -> bool:
@@ -97,6 +137,7 @@ class Change:
         if self.payload is not None and "password" in self.payload:
             data["payload"] = {**self.payload, "password": seal_passcode(self.payload["password"], passcode_key)}
         data["diffs"] = [_sealed_diff(d, passcode_key).to_json() for d in self.diffs]
+        data["kept"] = [d.to_json() for d in self.kept]
         data["destructive"] = self.destructive
         return data
 
@@ -419,12 +460,7 @@ def _change_from_json(data: Any, where: str) -> Change:
     meeting_id = None
     if data.get("meeting_id") is not None:
         meeting_id = _count(data, "meeting_id", where, minimum=1)
-    diffs = []
-    for i, diff in enumerate(_field(data, "diffs", list, where, default=[])):
-        if not isinstance(diff, dict):
-            raise _damaged(f"{where}.diffs[{i}]", f"must be an object, not {_shown(diff)}")
-        diffs.append(FieldDiff(_field(diff, "path", str, f"{where}.diffs[{i}]"), diff.get("before"),
-                               diff.get("after")))
+    diffs = _diffs(data, "diffs", where)
     return Change(
         key=key,
         action=action,
@@ -436,14 +472,28 @@ def _change_from_json(data: Any, where: str) -> Change:
         diffs=diffs,
         schedule=_field(data, "schedule", str, where, default=""),
         preview=dict(_field(data, "preview", dict, where, default=None) or {}),
+        reason_code=_field(data, "reason_code", str, where, default=""),
+        kept=_diffs(data, "kept", where),
     )
+
+
+def _diffs(data: dict[str, Any], name: str, where: str) -> list[FieldDiff]:
+    diffs = []
+    for i, diff in enumerate(_field(data, name, list, where, default=[])):
+        if not isinstance(diff, dict):
+            raise _damaged(f"{where}.{name}[{i}]", f"must be an object, not {_shown(diff)}")
+        diffs.append(FieldDiff(_field(diff, "path", str, f"{where}.{name}[{i}]"), diff.get("before"),
+                               diff.get("after")))
+    return diffs
 
 
 # ---------------------------------------------------------------------------------------------- the diff
 
 
 def field_diffs(before: dict[str, Any], after: dict[str, Any]) -> list[FieldDiff]:
-    """Field-level differences between two managed views (before = Zoom or state, after = YAML)."""
+    """Field-level differences between two managed views (before = Zoom or state, after = YAML).
+
+    A passcode difference is reported without either value."""
     if before == after:  # DeepDiff is slow even on equal inputs
         return []
     from deepdiff import DeepDiff  # slow to import too: only a plan with changes to existing meetings needs it
@@ -453,12 +503,130 @@ def field_diffs(before: dict[str, Any], after: dict[str, Any]) -> list[FieldDiff
     for items in tree.values():
         for item in items:
             path = ".".join(str(p) for p in item.path(output_format="list"))
-            diffs.append(FieldDiff(path, _present(item.t1), _present(item.t2)))
+            if path == "password":
+                diffs.append(passcode_diff())
+            else:
+                diffs.append(FieldDiff(path, _present(item.t1), _present(item.t2)))
     return sorted(diffs, key=lambda d: d.path)
+
+
+def passcode_diff() -> FieldDiff:
+    return FieldDiff("password", HIDDEN, PASSCODE_CHANGED)
 
 
 def _present(value: Any) -> Any:
     return None if type(value).__name__ == "NotPresent" else value
+
+
+def comparable(view: dict[str, Any], ignored: Iterable[str] = ()) -> dict[str, Any]:
+    """A managed view (or state record) without zoomstate's own keys and without ignored paths."""
+    if not ignored and OWN_KEYS.isdisjoint(view):
+        return view  # the usual desired view: nothing to take out
+    out = {k: v for k, v in view.items() if k not in OWN_KEYS}
+    for path in ignored:
+        if path == "schedule":
+            for name in SCHEDULE_KEYS:
+                out.pop(name, None)
+        elif path.startswith("settings."):
+            if isinstance(out.get("settings"), dict):
+                out["settings"] = {k: v for k, v in out["settings"].items() if k != path[len("settings."):]}
+        else:
+            out.pop(path, None)
+    return out
+
+
+def _group(path: str) -> str:
+    """The field a diff path belongs to, as live diffs name it (the schedule is one field)."""
+    head = path.split(".", 1)[0]
+    return "schedule" if head in SCHEDULE_KEYS else path
+
+
+def _ignored(path: str, ignored: Iterable[str]) -> bool:
+    return any(path == p or path.startswith(p + ".") for p in ignored)
+
+
+def live_diffs(want: DesiredMeeting, live: LiveMeeting) -> tuple[list[FieldDiff], str]:
+    """Differences between a desired meeting and its live view, and a sentence naming the occurrences that
+    differ ("" when the schedules agree). Schedules are compared by their upcoming occurrences, not by how
+    the rule is spelled; timezone names by the zone they name."""
+    view, ignored = want.view, want.ignored
+    diffs: list[FieldDiff] = []
+    for name in ("topic", "agenda", "duration"):
+        if live_value(live, name) != view.get(name):
+            diffs.append(FieldDiff(name, live_value(live, name), view.get(name)))
+    if not same_zone(live.timezone, want.spec.timezone):
+        diffs.append(FieldDiff("timezone", live.timezone, want.spec.timezone))
+    for name, value in view["settings"].items():
+        if live.settings.get(name) != value:
+            diffs.append(FieldDiff(f"settings.{name}", live.settings.get(name), value))
+    if want.spec.password is not None and live.password != want.spec.password:
+        diffs.append(passcode_diff())
+    detail = ""
+    if not _ignored("schedule", ignored):
+        schedule, detail = _schedule_diff(want, live)
+        if schedule is not None:
+            diffs.append(schedule)
+    return sorted((d for d in diffs if not _ignored(d.path, ignored)), key=lambda d: d.path), detail
+
+
+def live_value(live: LiveMeeting, path: str) -> Any:
+    """A managed field's value in a live view, by diff path."""
+    if path.startswith("settings."):
+        return live.settings.get(path[len("settings."):])
+    return getattr(live, path, None)
+
+
+def _schedule_diff(want: DesiredMeeting, live: LiveMeeting) -> tuple[FieldDiff | None, str]:
+    wanted, have = want.upcoming, live.upcoming(want.now)
+    if want.same_schedule(have):
+        return None, ""
+    tz = wanted[0].tzinfo if wanted else None
+
+    def stamp(moment: datetime) -> str:
+        return (moment.astimezone(tz) if tz else moment).strftime("%Y-%m-%d %H:%M")
+
+    missing = sorted(set(wanted) - set(have))
+    extra = sorted(set(have) - set(wanted))
+    parts = []
+    if missing:
+        parts.append("missing " + _dates(list(map(stamp, missing))))
+    if extra:
+        parts.append("extra " + _dates(list(map(stamp, extra))))
+    return (FieldDiff("schedule", _span(list(map(stamp, sorted(have)))), _span(list(map(stamp, wanted)))),
+            "Zoom's occurrences differ: " + "; ".join(parts))
+
+
+def _span(stamps: list[str]) -> str:
+    if not stamps:
+        return "no upcoming occurrences"
+    return f"{len(stamps)} occurrences, {stamps[0]} → {stamps[-1]}" if len(stamps) > 1 else f"1 occurrence, {stamps[0]}"
+
+
+def _dates(stamps: list[str], limit: int = 6) -> str:
+    shown = ", ".join(stamps[:limit])
+    return shown + (f" and {len(stamps) - limit} more" if len(stamps) > limit else "")
+
+
+def kept_by_zoom(diffs: list[FieldDiff], kept: dict[str, Any]) -> tuple[list[FieldDiff], list[FieldDiff]]:
+    """Split live diffs into (still to send, kept by Zoom): a diff is kept when Zoom was last sent this very
+    value and answered with this very value (recorded in state by apply)."""
+    left, held = [], []
+    for diff in diffs:
+        record = kept.get(diff.path) if isinstance(kept, dict) else None
+        if isinstance(record, dict) and record.get("sent") == diff.after and record.get("kept") == diff.before:
+            held.append(diff)
+        else:
+            left.append(diff)
+    return left, held
+
+
+def kept_note(key: str, diff: FieldDiff) -> str:
+    return (f"{key}: Zoom keeps {diff.path} = {_shown(diff.before)} (sent {_shown(diff.after)}); "
+            "not proposed again until the meetings file changes it")
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else f'"{value}"'
 
 
 def _preview(spec: MeetingSpec, now: datetime) -> dict[str, Any]:
@@ -507,7 +675,7 @@ def build_plan(
     for key, spec in desired.meetings.items():
         if selected is not None and key not in selected:
             continue
-        change = _plan_desired(key, spec, state, live, now, claimed)
+        change = _plan_desired(key, DesiredMeeting(spec, now), state, live, claimed)
         change.schedule = calendar.summary(spec, now)
         change.preview = _preview(spec, now)
         if change.action == "replace" and key in state.meetings and state.meetings[key].managed.get(
@@ -524,7 +692,8 @@ def build_plan(
         if managed.managed.get("prevent_delete"):
             errors.append(f"{key}: removed from the meetings file but prevent_delete is set: put it back, or run "
                           f"`zoomstate state rm {key}` to stop managing it without deleting it")
-        changes.append(Change(key, "delete", reason, managed.host_email, managed.topic, managed.meeting_id))
+        changes.append(Change(key, "delete", reason, managed.host_email, managed.topic, managed.meeting_id,
+                              reason_code="removed_from_file_gone" if gone else "removed_from_file"))
 
     for key, pending in state.pending.items():
         if key in desired.meetings or key in state.meetings or not live.refreshed or (
@@ -534,12 +703,14 @@ def build_plan(
         match = find_match(pending.fingerprint, live.candidates.get(key, []), claimed,
                            created_after=pending.started_at, created_before=pending.latest_create)
         if match is not None:
-            claimed.add(int(match["id"]))
+            claimed.add(match.meeting_id)
             changes.append(Change(key, "delete", "removed from the meetings file while its create was "
-                                  "interrupted: found it in Zoom", pending.host_email, pending.topic, int(match["id"])))
+                                  "interrupted: found it in Zoom", pending.host_email, pending.topic,
+                                  match.meeting_id, reason_code="pending_removed_found"))
         else:
             changes.append(Change(key, "delete", "removed from the meetings file; its interrupted create never "
-                                  "reached Zoom (state only)", pending.host_email, pending.topic))
+                                  "reached Zoom (state only)", pending.host_email, pending.topic,
+                                  reason_code="pending_removed_forgotten"))
 
     plan = Plan(
         changes=changes,
@@ -560,95 +731,120 @@ def build_plan(
     return plan
 
 
-def _plan_desired(key: str, spec: MeetingSpec, state: State, live: LiveSnapshot, now: datetime,
+def _plan_desired(key: str, want: DesiredMeeting, state: State, live: LiveSnapshot,
                   claimed: set[int]) -> Change:
-    compare_want = managed_view(spec)  # what Zoom should hold; prevent_delete is zoomstate's own, not in it
+    spec = want.spec
     managed = state.meetings.get(key)
 
-    def change(action: Action, reason: str, meeting_id: int | None = None,
+    def change(action: Action, code: str, reason: str, meeting_id: int | None = None,
                diffs: list[FieldDiff] | None = None) -> Change:
-        payload = create_body(spec, now) if action in ("create", "update", "replace") or (
-            action == "adopt" and diffs) else None
-        return Change(key, action, reason, spec.host_email, spec.topic, meeting_id, payload, diffs or [])
+        payload = want.body if action in ("create", "update", "replace") or (action == "adopt" and diffs) else None
+        return Change(key, action, reason, spec.host_email, spec.topic, meeting_id, payload, diffs or [],
+                      reason_code=code)
+
+    def state_only(code: str, reason: str, kept: list[FieldDiff]) -> Change:
+        assert managed is not None
+        return Change(key, "update", reason, spec.host_email, spec.topic, managed.meeting_id,
+                      reason_code=code, kept=kept)
 
     if managed is not None:
         if managed.host_email.lower() != spec.host_email.lower():
-            return change("replace", f"host changed from {managed.host_email} to {spec.host_email} "
-                                     "(Zoom cannot move a meeting to another host)", managed.meeting_id)
+            return change("replace", "host_changed", f"host changed from {managed.host_email} to "
+                          f"{spec.host_email} (Zoom cannot move a meeting to another host)", managed.meeting_id)
         if live.refreshed and managed.meeting_id in live.missing:
-            return change("create", f"deleted in Zoom (meeting {managed.meeting_id} no longer exists)")
-        last_known = {k: v for k, v in managed.managed.items() if k != "prevent_delete"}
+            return change("create", "deleted_in_zoom",
+                          f"deleted in Zoom (meeting {managed.meeting_id} no longer exists)")
+        last_known = comparable(managed.managed, want.ignored)
+        compare_want = comparable(want.view, want.ignored)
+        in_file = field_diffs(last_known, compare_want)
+        kept: list[FieldDiff] = []
+        detail = ""
         if live.refreshed and managed.meeting_id in live.meetings:
-            have = live_view(live.meetings[managed.meeting_id], like=compare_want)
+            diffs, detail = live_diffs(want, live.meetings[managed.meeting_id])
+            diffs, kept = kept_by_zoom(diffs, managed.managed.get("kept") or {})
+            spelled = [d for d in in_file if _group(d.path) == "schedule"]
+            if spelled and any(d.path == "schedule" for d in diffs):
+                # The file changed the schedule: its own fields say how better than a span of dates.
+                diffs = sorted([d for d in diffs if d.path != "schedule"] + spelled, key=lambda d: d.path)
+            from_zoom = True
         else:
-            have = last_known
-        diffs = field_diffs(have, compare_want)
+            diffs, from_zoom = in_file, False
         if not diffs:
-            if have is not last_known and last_known != compare_want:
+            if from_zoom and in_file:
                 # Zoom already matches: an earlier apply stopped between its Zoom call and its state save.
-                return Change(key, "update", "Zoom already matches the meetings file; the state records older "
-                              "values (state only)", spec.host_email, spec.topic, managed.meeting_id)
+                return state_only("state_only", "Zoom already matches the meetings file; the state records older "
+                                  "values (state only)", kept)
             if managed.managed.get("prevent_delete", False) != spec.prevent_delete:
                 # Only zoomstate's own flag changed: nothing to send, but state must learn it.
-                return Change(key, "update", "prevent_delete changed (state only)", spec.host_email,
-                              spec.topic, managed.meeting_id)
-            return Change(key, "unchanged", "", spec.host_email, spec.topic, managed.meeting_id)
-        if have is last_known:
-            reason = "changed in the meetings file"
-        elif field_diffs(last_known, compare_want):
-            reason = "changed in the meetings file" + (
-                " and in Zoom" if field_diffs(last_known, have) else "")
+                return state_only("prevent_delete_changed", "prevent_delete changed (state only)", kept)
+            unchanged = Change(key, "unchanged", "", spec.host_email, spec.topic, managed.meeting_id,
+                               reason_code="kept_by_zoom" if kept else "in_sync", kept=kept)
+            if kept:
+                unchanged.reason = "Zoom keeps other values for " + ", ".join(d.path for d in kept)
+            return unchanged
+        if not from_zoom:
+            code, reason = "changed_in_file", "changed in the meetings file"
+        elif not in_file:
+            code, reason = "drift", "changed in Zoom (drift): the meetings file wins"
+        elif {_group(d.path) for d in diffs} <= {_group(d.path) for d in in_file}:
+            code, reason = "changed_in_file", "changed in the meetings file"
         else:
-            reason = "changed in Zoom (drift): the meetings file wins"
-        return change("update", reason, managed.meeting_id, diffs)
+            code, reason = "changed_in_file_and_zoom", "changed in the meetings file and in Zoom"
+        if detail:
+            reason += f"; {detail}"
+        result = change("update", code, reason, managed.meeting_id, diffs)
+        result.kept = kept
+        return result
 
     # Not managed yet: recover an interrupted create, adopt a matching meeting, or create.
     pending = state.pending.get(key)
     candidates = live.candidates.get(key, [])
-    match = find_match(compare_want, candidates, claimed, created_after=pending.started_at if pending else None,
+    match = find_match(want, candidates, claimed, created_after=pending.started_at if pending else None,
                        created_before=pending.latest_create if pending else None) if (
         candidates or pending) else None  # nothing to match: the usual case offline, and for new meetings
     if match is not None:
-        claimed.add(int(match["id"]))
-        diffs = field_diffs(live_view(match, like=compare_want), compare_want)
-        reason = ("recovering an interrupted create: found it in Zoom" if pending else
-                  "an existing Zoom meeting of this host matches (same topic, time and recurrence)")
-        return change("adopt", reason, int(match["id"]), diffs)
+        claimed.add(match.meeting_id)
+        diffs, _ = live_diffs(want, match)
+        if pending:
+            return change("adopt", "recover_pending", "recovering an interrupted create: found it in Zoom",
+                          match.meeting_id, diffs)
+        return change("adopt", "adopt_match", "an existing Zoom meeting of this host matches (same topic, time "
+                      "and recurrence)", match.meeting_id, diffs)
     if pending is not None:
-        return change("create", "the previous create did not reach Zoom")
-    return change("create", "new")
+        return change("create", "retry_pending", "the previous create did not reach Zoom")
+    return change("create", "new", "new")
 
 
-def find_match(want: dict[str, Any], candidates: list[dict[str, Any]], claimed: set[int],
-               created_after: str | None = None, created_before: str | None = None) -> dict[str, Any] | None:
-    """The oldest unclaimed live meeting whose identity (topic, time, timezone, recurrence) matches.
+def find_match(want: DesiredMeeting | dict[str, Any], candidates: list[LiveMeeting], claimed: set[int],
+               created_after: str | None = None, created_before: str | None = None) -> LiveMeeting | None:
+    """The oldest unclaimed live meeting that is the wanted one: for a desired meeting, the same topic, zone
+    and upcoming occurrences; for a pending create's fingerprint, the same topic, time, zone and rule.
 
     ``created_after`` and ``created_before`` (a pending create's start and deadline) exclude meetings created
     outside that attempt's window, with slack for clock skew: a look-alike made by hand later is not ours.
     """
-    wanted_identity = identity(want)
-    earliest = _parse_time(created_after) - CLOCK_SLACK if _parse_time(created_after) else None
-    latest = _parse_time(created_before) + CLOCK_SLACK if _parse_time(created_before) else None
-    matches = []
-    for meeting in candidates:
-        meeting_id = int(meeting.get("id", 0))
-        if meeting_id in claimed:
-            continue
-        created = _parse_time(str(meeting.get("created_at") or ""))
-        if earliest is not None and created is not None and created < earliest:
-            continue
-        if latest is not None and (created is None or created > latest):
-            continue  # a recovery only takes a meeting it can show was made in time
-        if identity(live_view(meeting, like=want)) == wanted_identity:
-            matches.append(meeting)
-    matches.sort(key=lambda m: (str(m.get("created_at", "")), int(m.get("id", 0))))
+    earliest = parse_time(created_after) if created_after else None
+    if earliest is not None:
+        earliest -= CLOCK_SLACK
+    latest = parse_time(created_before) if created_before else None
+    if latest is not None:
+        latest += CLOCK_SLACK
+    if isinstance(want, DesiredMeeting):
+        def same(live: LiveMeeting) -> bool:
+            return (live.topic == want.spec.topic and same_zone(live.timezone, want.spec.timezone)
+                    and want.same_schedule(live.upcoming(want.now)))
+    else:
+        wanted_identity = identity(want)
+
+        def same(live: LiveMeeting) -> bool:
+            return live_identity(live) == wanted_identity
+    matches = [
+        live for live in candidates
+        if live.meeting_id not in claimed
+        and not (earliest is not None and live.created_at is not None and live.created_at < earliest)
+        # a recovery only takes a meeting it can show was made in time
+        and not (latest is not None and (live.created_at is None or live.created_at > latest))
+        and same(live)
+    ]
+    matches.sort(key=lambda m: (m.created_at or datetime.min.replace(tzinfo=UTC), m.meeting_id))
     return matches[0] if matches else None
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

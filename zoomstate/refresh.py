@@ -11,8 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from zoomstate.model import DesiredConfig, Diagnostic, InputError, LiveSnapshot
 from zoomstate.state import State
 from zoomstate.zoom import MeetingNotFound, ScopeError, UserNotFound, ZoomClient
-
-MEETING_TYPE_RECURRING_FIXED = 8
+from zoomstate.zoombody import LiveMeeting, candidate_ids, live_meeting
 
 
 def refresh(
@@ -48,9 +47,9 @@ def refresh(
         if progress:
             progress(done, total)
 
-    def get_managed(meeting_id: int) -> tuple[int, dict | None]:
+    def get_managed(meeting_id: int) -> tuple[int, LiveMeeting | None]:
         try:
-            return meeting_id, client.get_meeting(meeting_id)
+            return meeting_id, live_meeting(client.get_meeting(meeting_id))
         except MeetingNotFound:
             return meeting_id, None
 
@@ -82,17 +81,9 @@ def refresh(
         wanted: dict[str, list[int]] = {}
         for key, spec in unmanaged.items():
             topic = state.pending[key].topic if key in state.pending else spec.topic
-            wanted[key] = [
-                int(item["id"]) for item in listed.get(spec.host_email) or []
-                if item.get("type") == MEETING_TYPE_RECURRING_FIXED and item.get("topic") in (topic, spec.topic)
-                and int(item["id"]) not in claimed
-            ]
+            wanted[key] = candidate_ids(listed.get(spec.host_email) or [], (topic, spec.topic), claimed)
         for key, pending in abandoned.items():
-            wanted[key] = [
-                int(item["id"]) for item in listed.get(pending.host_email) or []
-                if item.get("type") == MEETING_TYPE_RECURRING_FIXED and item.get("topic") == pending.topic
-                and int(item["id"]) not in claimed
-            ]
+            wanted[key] = candidate_ids(listed.get(pending.host_email) or [], (pending.topic,), claimed)
         to_read = sorted({i for ids in wanted.values() for i in ids})
         details = {mid: body for mid, body in pool.map(get_managed, to_read) if body is not None}
         for key, ids in wanted.items():

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from zoomstate.model import Diagnostic
-from zoomstate.plan import Change, Plan
+from zoomstate.plan import Change, Plan, kept_note
 
 if TYPE_CHECKING:  # types only: importing apply would load the Zoom client for offline commands too
     from zoomstate.apply import ApplyResult, Outcome
@@ -75,6 +75,9 @@ def plan_text(plan: Plan, console: Console, *, show_unchanged: bool = False) -> 
             continue
         change_text(change, console)
         shown += 1
+    for change in plan.changes:
+        for diff in change.kept:  # shown whatever the verbosity: the plan leaves these alone on purpose
+            console.print(Text("note: ", style="cyan") + Text(kept_note(change.key, diff)))
     if not plan.has_changes:
         console.print(Text("No changes. Zoom matches meetings.yaml.", style="green"))
         console.print()
@@ -144,6 +147,10 @@ def outcome_text(outcome: Outcome, console: Console, index: int, total: int) -> 
             console.print(Text(f"    - Join URL: {outcome.join_url}"))
         if outcome.registration_url:
             console.print(Text(f"    - Registration URL: {outcome.registration_url}"))
+        for diff in outcome.kept:
+            console.print(Text("    - Zoom kept ", style="yellow") + Text(
+                f"{diff.path} = {value_text(diff.before)} (sent {value_text(diff.after)}); "
+                "recorded: not sent again until the meetings file changes it"))
     elif outcome.status == "deferred":
         console.print(Text(f"{prefix}: ", style="bold") + Text("deferred", style="yellow")
                       + Text(f" ({outcome.detail})"))
@@ -199,7 +206,9 @@ def plan_markdown(plan: Plan) -> str:
     head.append("")
     for warning in plan.warnings:
         head.append(f"- :warning: {warning}")
-    if plan.warnings:
+    kept_notes = [kept_note(c.key, d) for c in plan.changes for d in c.kept]
+    head += [f"- :information_source: {_md(note)}" for note in kept_notes]
+    if plan.warnings or kept_notes:
         head.append("")
     if not plan.has_changes:
         head.append("No changes. Zoom matches meetings.yaml.")

@@ -42,7 +42,7 @@ from zoomstate.sandbox.limits import (
     daily_user_message,
     next_utc_midnight,
 )
-from zoomstate.sandbox.store import ApiError, Store, user_not_found
+from zoomstate.sandbox.store import ApiError, Store, ZoomLike, scope_error, user_not_found
 
 log = logging.getLogger("zoomstate.sandbox")
 
@@ -96,6 +96,11 @@ ROUTES = (
     _route("POST", r"^/users/(?P<userId>[^/]+)/meetings$", "POST /users/{userId}/meetings", MEDIUM, "_create"),
     _route("GET", r"^/users/(?P<userId>[^/]+)/meetings$", "GET /users/{userId}/meetings", MEDIUM, "_list"),
     _route("GET", r"^/users/(?P<userId>[^/]+)$", "GET /users/{userId}", LIGHT, "_get_user"),
+    _route("GET", r"^/users$", "GET /users", MEDIUM, "_list_users"),
+    _route("GET", r"^/meetings/(?P<meetingId>[^/]+)/registrants$", "GET /meetings/{meetingId}/registrants",
+           MEDIUM, "_registrants"),
+    _route("POST", r"^/meetings/(?P<meetingId>[^/]+)/registrants$", "POST /meetings/{meetingId}/registrants",
+           LIGHT, "_add_registrant"),
     _route("GET", r"^/meetings/(?P<meetingId>[^/]+)$", "GET /meetings/{meetingId}", LIGHT, "_get_meeting"),
     _route("PATCH", r"^/meetings/(?P<meetingId>[^/]+)$", "PATCH /meetings/{meetingId}", LIGHT, "_update"),
     _route("DELETE", r"^/meetings/(?P<meetingId>[^/]+)$", "DELETE /meetings/{meetingId}", LIGHT, "_delete"),
@@ -266,6 +271,11 @@ class Sandbox:
             raise ValueError(f"{exc.message} {exc.errors or ''}".strip()) from exc
         return self.store.render(meeting["id"], now)
 
+    def zoom_like(self, host: str | None = None, **switches: Any) -> ZoomLike:
+        """Make the account (or one host) behave like real Zoom where it departs from the documentation;
+        see :class:`ZoomLike` for the switches."""
+        return self.store.set_behaviour(host, **switches)
+
     def set_faults(self, **changes: float | int | bool) -> None:
         self.faults.update(**changes)
 
@@ -416,7 +426,8 @@ class Sandbox:
     # -- API routes ---------------------------------------------------------------------------------
 
     def _user(self, user_id: str) -> dict:
-        user = self.store.find_user(user_id)
+        # ``me`` names the token's user; for an account-level app Zoom answers with the account owner.
+        user = self.store.owner() if user_id == "me" else self.store.find_user(user_id)
         if user is None and self.auto_create_users and "@" in user_id:
             user = self.store.add_user(user_id, self.clock.now())
         if user is None:
@@ -440,6 +451,9 @@ class Sandbox:
             verdict = daily.record(host["id"], now, MEDIUM)
             meeting = store.create(user, body, now)
             shown = store.render(meeting["id"], now)
+        if store.behaviour(host).create_without_schedule:
+            shown.pop("start_time", None)
+            shown.pop("duration", None)
         headers = {**verdict.headers(), "Content-Location": f"/v2/meetings/{meeting['id']}"}
         return Reply(201, shown, headers)
 
@@ -456,13 +470,31 @@ class Sandbox:
         return Reply(200, page)
 
     def _get_user(self, params: dict, query: dict, raw_body: bytes) -> Reply:
-        return Reply(200, dict(self._user(params["userId"])))
+        user = self._user(params["userId"])
+        if not self.store.behaviour(user).user_read_scope:
+            raise scope_error("user:read:user:admin", "user:read:user")
+        return Reply(200, dict(user))
+
+    def _list_users(self, params: dict, query: dict, raw_body: bytes) -> Reply:
+        if not self.store.behaviour().user_read_scope:
+            raise scope_error("user:read:list_users:admin", "user:read:list_users")
+        return Reply(200, self.store.users_page(min(_int_param(query, "page_size", 30), MAX_PAGE_SIZE)))
 
     def _get_meeting(self, params: dict, query: dict, raw_body: bytes) -> Reply:
         show_previous = (_first(query, "show_previous_occurrences") or "").lower() == "true"
         meeting = self.store.render(params["meetingId"], self.clock.now(), show_previous,
                                     _first(query, "occurrence_id"))
+        if meeting.get("type") == 8 and self.store.behaviour(meeting.get("host_email")).get_without_start_time:
+            meeting.pop("start_time", None)
         return Reply(200, meeting)
+
+    def _registrants(self, params: dict, query: dict, raw_body: bytes) -> Reply:
+        page_size = min(_int_param(query, "page_size", 30), MAX_PAGE_SIZE)
+        return Reply(200, self.store.registrants(params["meetingId"], page_size))
+
+    def _add_registrant(self, params: dict, query: dict, raw_body: bytes) -> Reply:
+        answer = self.store.add_registrant(params["meetingId"], _json_object(raw_body), self.clock.now())
+        return Reply(201, answer)
 
     def _update(self, params: dict, query: dict, raw_body: bytes) -> Reply:
         store = self.store

@@ -323,6 +323,46 @@ def deep_merge(base: dict, changes: Mapping[str, Any]) -> dict:
     return base
 
 
+# ------------------------------------------------------------------------------- Zoom-like behaviour
+
+
+@dataclass
+class ZoomLike:
+    """Where real Zoom departs from its documentation, switchable for the account and for each host.
+
+    - ``locked_settings``: settings an admin locked (cloud recording off, waiting room on, ...): whatever a
+      create or PATCH sends, the meeting keeps these values.
+    - ``inherited_settings``: settings Zoom fills from the host's defaults whatever the request says (since
+      March 2026 for several settings); to a client the effect is the same as a lock.
+    - ``jbh_off_with_waiting_room``: the documented rule (join_before_host forced off beside a waiting
+      room); off by default, as recorded bodies show Zoom keeping both.
+    - ``get_without_start_time``: type-8 GET bodies have no top-level ``start_time``.
+    - ``create_without_schedule``: the create answer has no ``start_time`` and no ``duration``.
+    - ``list_without_agenda`` / ``pages_without_page_count``: list items and pages as recorded in 2026.
+    - ``user_read_scope``: False makes user reads answer 400 code 4711 (the app lacks the user scope).
+    """
+
+    locked_settings: dict[str, Any] = field(default_factory=dict)
+    inherited_settings: dict[str, Any] = field(default_factory=dict)
+    jbh_off_with_waiting_room: bool = False
+    get_without_start_time: bool = False
+    create_without_schedule: bool = False
+    list_without_agenda: bool = False
+    pages_without_page_count: bool = False
+    user_read_scope: bool = True
+
+    def imposed(self) -> dict[str, Any]:
+        """The settings a meeting keeps whatever is sent."""
+        return {**self.inherited_settings, **self.locked_settings}
+
+
+ZOOM_LIKE_FIELDS = tuple(ZoomLike.__dataclass_fields__)
+
+
+def scope_error(*scopes: str) -> ApiError:
+    return ApiError(400, 4711, f"Invalid access token, does not contain scopes:[{', '.join(scopes)}].")
+
+
 # ---------------------------------------------------------------------------------------- records
 
 
@@ -339,15 +379,16 @@ class MeetingRecord:
     anchor_tz: str
     seq: int
     registration_token: str
+    registrants: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"meeting": self.meeting, "anchor_tz": self.anchor_tz, "seq": self.seq,
-                "registration_token": self.registration_token}
+                "registration_token": self.registration_token, "registrants": self.registrants}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> MeetingRecord:
         return cls(dict(data["meeting"]), str(data["anchor_tz"]), int(data["seq"]),
-                   str(data["registration_token"]))
+                   str(data["registration_token"]), list(data.get("registrants") or []))
 
 
 def _random_text(rng: random.Random, length: int, alphabet: str = ALNUM) -> str:
@@ -403,6 +444,8 @@ class Store:
     records: dict[int, MeetingRecord] = field(default_factory=dict)  # meeting id -> record
     counter: int = 0  # meetings ever created: drives ids, so the same seed and requests give the same ids
     daily: dict[str, int] = field(default_factory=dict)
+    # How Zoom-like the account is ("" key) and each host (lowercase email), see ZoomLike.
+    zoom_like: dict[str, ZoomLike] = field(default_factory=dict)
     _cursors: dict[str, _PageCursor] = field(default_factory=dict, repr=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -445,7 +488,42 @@ class Store:
                 Path(tmp).unlink(missing_ok=True)
                 raise
 
+    # -- Zoom-like behaviour -------------------------------------------------------------------------
+
+    def behaviour(self, host: Mapping[str, Any] | str | None = None) -> ZoomLike:
+        """The host's own switches when set, else the account's."""
+        email = host.get("email", "") if isinstance(host, Mapping) else host or ""
+        with self.lock:
+            found = self.zoom_like.get(email.lower()) if email else None
+            return found or self.zoom_like.get("") or ZoomLike()
+
+    def set_behaviour(self, host: str | None = None, **changes: Any) -> ZoomLike:
+        unknown = sorted(set(changes) - set(ZOOM_LIKE_FIELDS))
+        if unknown:
+            raise TypeError(f"unknown Zoom-like switch(es): {', '.join(unknown)}; known: "
+                            f"{', '.join(ZOOM_LIKE_FIELDS)}")
+        with self.lock:
+            key = (host or "").lower()
+            current = self.zoom_like.get(key) or copy.deepcopy(self.zoom_like.get("") or ZoomLike())
+            for name, value in changes.items():
+                setattr(current, name, value)
+            self.zoom_like[key] = current
+            return current
+
+    def _impose(self, meeting: dict) -> None:
+        """What the account or host keeps whatever was sent."""
+        behaviour = self.behaviour(meeting.get("host_email"))
+        settings = meeting.setdefault("settings", {})
+        settings.update(copy.deepcopy(behaviour.imposed()))
+        if behaviour.jbh_off_with_waiting_room and settings.get("waiting_room"):
+            settings["join_before_host"] = False
+
     # -- users --------------------------------------------------------------------------------------
+
+    def owner(self) -> dict | None:
+        """The account's first user: who ``me`` is for an account-level app."""
+        with self.lock:
+            return next(iter(self.users.values()), None)
 
     def find_user(self, user_id: str) -> dict | None:
         """By id or (case-insensitive) email, as Zoom's userId path parameter accepts both."""
@@ -559,6 +637,7 @@ class Store:
                 meeting["recurrence"] = normalise_recurrence(body["recurrence"])
             record = MeetingRecord(meeting, timezone if local else "UTC", self.counter,
                                    _random_text(rng, 32, ALNUM + "-_"))
+            self._impose(meeting)
             self._derive(record)
             self.records[meeting_id] = record
             self.save()
@@ -568,8 +647,6 @@ class Store:
         """Recompute what follows from the other fields: occurrences, registration URL, JBH rule."""
         meeting = record.meeting
         settings = meeting.setdefault("settings", copy.deepcopy(DEFAULT_SETTINGS))
-        if settings.get("waiting_room"):
-            settings["join_before_host"] = False  # Zoom's API reference: forced off with a waiting room
         if settings.get("approval_type") in (0, 1):
             meeting["registration_url"] = f"https://zoom.us/meeting/register/{record.registration_token}"
         else:
@@ -636,6 +713,8 @@ class Store:
         item.update({"duration": m["duration"], "timezone": m["timezone"],
                      "agenda": m.get("agenda", "")[:LIST_AGENDA_CHARS], "created_at": m["created_at"],
                      "join_url": m["join_url"]})
+        if self.behaviour(m.get("host_email")).list_without_agenda:
+            del item["agenda"]
         return item
 
     @staticmethod
@@ -678,7 +757,7 @@ class Store:
                 self._cursors = {k: c for k, c in self._cursors.items() if c.expires_at >= now}
                 self._cursors[token] = _PageCursor(user["id"], list_type, page[-1].seq, number + 1,
                                                    now + PAGE_TOKEN_TTL)
-            return {
+            answer = {
                 "page_size": page_size,
                 "total_records": len(mine),
                 "next_page_token": token,
@@ -686,6 +765,53 @@ class Store:
                 "page_number": number,
                 "meetings": [self._list_item(r, now) for r in page],
             }
+            if self.behaviour(user).pages_without_page_count:
+                del answer["page_count"], answer["page_number"]
+            return answer
+
+    def users_page(self, page_size: int = 30) -> dict:
+        """GET /users: the account's active users (one page: the sandbox never has more than a page)."""
+        with self.lock:
+            users = list(self.users.values())[:page_size]
+            fields = ("id", "first_name", "last_name", "display_name", "email", "type", "pmi", "timezone",
+                      "verified", "dept", "created_at", "user_created_at", "last_login_time",
+                      "last_client_version", "language", "phone_number", "status", "role_id")
+            return {"page_count": 1, "page_number": 1, "page_size": page_size, "total_records": len(users),
+                    "next_page_token": "", "users": [{k: u[k] for k in fields if k in u} for u in users]}
+
+    # -- registrants --------------------------------------------------------------------------------
+
+    def registrants(self, meeting_id: Any, page_size: int = 30) -> dict:
+        record = self.record(meeting_id)
+        with self.lock:
+            items = [dict(r) for r in record.registrants][:page_size]
+        return {"page_size": page_size, "total_records": len(record.registrants), "next_page_token": "",
+                "registrants": items}
+
+    def add_registrant(self, meeting_id: Any, body: Mapping[str, Any], now: datetime) -> dict:
+        """POST /meetings/{id}/registrants: needs registration on and an email and first name."""
+        with self.lock:
+            record = self.record(meeting_id)
+            meeting = record.meeting
+            if meeting.get("settings", {}).get("approval_type") not in (0, 1):
+                raise ApiError(400, 3000, f"Registration has not been enabled for this meeting: {meeting['id']}.")
+            errors = _Errors()
+            errors.string("email", body.get("email"))
+            errors.string("first_name", body.get("first_name"), 64)
+            if errors.items:
+                raise validation_failed(errors.items)
+            rng = random.Random(f"{self.seed}:{meeting['id']}:registrant:{len(record.registrants)}")
+            registrant_id = _random_text(rng, 22, ALNUM + "-_")
+            status = "approved" if meeting["settings"]["approval_type"] == 0 else "pending"
+            record.registrants.append({
+                "id": registrant_id, "email": body["email"], "first_name": body["first_name"],
+                "last_name": str(body.get("last_name") or ""), "status": status, "create_time": utc_text(now),
+                "join_url": f"https://zoom.us/w/{meeting['id']}?tk={_random_text(rng, 40, ALNUM + '-_.')}",
+            })
+            self.save()
+            return {"id": meeting["id"], "registrant_id": registrant_id, "topic": meeting["topic"],
+                    "start_time": current_start(meeting, now) or meeting.get("start_time", ""),
+                    "join_url": record.registrants[-1]["join_url"], "occurrences": []}
 
     # -- meetings: update and delete ----------------------------------------------------------------
 
@@ -735,6 +861,7 @@ class Store:
             if body.get("schedule_for"):
                 host = self._resolve_host(self.users[meeting["host_id"]], body)
                 meeting["host_id"], meeting["host_email"] = host["id"], host["email"]
+            self._impose(meeting)
             self._derive(record)
             self.save()
             return meeting

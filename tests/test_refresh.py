@@ -1,0 +1,121 @@
+"""Refresh: Zoom's bodies (in the shapes Zoom returns) in, a LiveSnapshot of live views out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_NOW, meeting, write_meetings
+from zoomstate.desired import load_desired
+from zoomstate.model import InputError
+from zoomstate.refresh import refresh, verify_hosts
+from zoomstate.state import ManagedMeeting, PendingCreate, State
+from zoomstate.zoom import MeetingNotFound, ScopeError, UserNotFound
+from zoomstate.zoombody import LiveMeeting
+
+
+def get_body(meeting_id: int, topic: str, **changes) -> dict:
+    """A type-8 GET body as Zoom returns it: here without a top-level start_time (seen on real accounts)."""
+    body = {
+        "uuid": "QmFzZTY0VXVpZD09", "id": meeting_id, "host_id": "xUq2-hostid", "host_email": "alice@example.com",
+        "topic": topic, "type": 8, "status": "waiting", "duration": 45, "timezone": "America/New_York",
+        "agenda": "", "created_at": "2027-01-04T12:00:05Z", "join_url": f"https://us05web.zoom.us/j/{meeting_id}",
+        "settings": {"waiting_room": True, "join_before_host": True},
+        "recurrence": {"type": 2, "repeat_interval": 1, "weekly_days": "2", "end_times": 2},
+        "occurrences": [
+            {"occurrence_id": "1", "start_time": "2027-02-01T14:00:00Z", "duration": 45, "status": "deleted"},
+            {"occurrence_id": "2", "start_time": "2027-02-08T14:00:00Z", "duration": 45, "status": "available"},
+        ],
+    }
+    body.update(changes)
+    return body
+
+
+def list_item(meeting_id: int, topic: str, kind: int = 8) -> dict:
+    """A list item as Zoom lists it in 2026: no agenda, no recurrence, no settings."""
+    return {"uuid": "x", "id": meeting_id, "host_id": "xUq2-hostid", "topic": topic, "type": kind,
+            "start_time": "2027-02-08T14:00:00Z", "duration": 45, "timezone": "America/New_York",
+            "created_at": "2027-01-04T12:00:05Z", "join_url": f"https://us05web.zoom.us/j/{meeting_id}"}
+
+
+class FakeZoom:
+    def __init__(self, meetings: dict[int, dict], lists: dict[str, list[dict]], users: set[str] | None = None,
+                 scope: bool = True):
+        self.meetings, self.lists, self.users, self.scope = meetings, lists, users, scope
+        self.gets: list[int] = []
+
+    def get_meeting(self, meeting_id: int) -> dict:
+        self.gets.append(meeting_id)
+        if meeting_id not in self.meetings:
+            raise MeetingNotFound("Invalid meeting id.", status=400, code=300)
+        return self.meetings[meeting_id]
+
+    def list_meetings(self, host: str) -> list[dict]:
+        if host not in self.lists:
+            raise UserNotFound(f"User does not exist: {host}.", status=404, code=1001)
+        return self.lists[host]
+
+    def get_user(self, host: str) -> dict:
+        if not self.scope:
+            raise ScopeError("Invalid access token, does not contain scopes:[user:read:user:admin].", code=4711)
+        if self.users is not None and host not in self.users:
+            raise UserNotFound(f"User does not exist: {host}.", status=404, code=1001)
+        return {"email": host}
+
+
+def desired_of(tmp_path: Path, *meetings: dict):
+    return load_desired(write_meetings(tmp_path / "meetings.yaml", list(meetings)), now=TEST_NOW)
+
+
+def test_managed_meetings_become_live_views_and_gone_ones_missing(tmp_path):
+    desired = desired_of(tmp_path, meeting("sync"), meeting("gone"))
+    state = State(lineage="l")
+    state.meetings["sync"] = ManagedMeeting("sync", 81000000001, "alice@example.com", "Sync")
+    state.meetings["gone"] = ManagedMeeting("gone", 81000000002, "alice@example.com", "Gone")
+    zoom = FakeZoom({81000000001: get_body(81000000001, "Sync")}, {})
+    live = refresh(zoom, desired, state, parallelism=2)
+    view = live.meetings[81000000001]
+    assert isinstance(view, LiveMeeting) and view.topic == "Sync"
+    assert view.occurrences is not None and len(view.occurrences) == 1  # the deleted one is no meeting
+    assert view.local_start is not None and view.local_start.strftime("%Y-%m-%d %H:%M") == "2027-02-08 09:00"
+    assert live.missing == {81000000002}
+    assert not live.candidates  # hosts are listed only for meetings not managed yet
+
+
+def test_candidates_are_unclaimed_type8_meetings_of_the_host_and_topic(tmp_path):
+    desired = desired_of(tmp_path, meeting("new-one", topic="Planning"))
+    state = State(lineage="l")
+    state.meetings["other"] = ManagedMeeting("other", 81000000003, "alice@example.com", "Planning")
+    state.pending["left"] = PendingCreate("left", "alice@example.com", "Left Out", {}, "2027-01-04T11:00:00Z")
+    items = [list_item(81000000001, "Planning"), list_item(81000000002, "Planning", kind=2),
+             list_item(81000000003, "Planning"), list_item(81000000004, "Left Out"), list_item(81000000005, "Else")]
+    zoom = FakeZoom({i: get_body(i, t) for i, t in ((81000000001, "Planning"), (81000000003, "Planning"),
+                                                    (81000000004, "Left Out"))}, {"alice@example.com": items})
+    live = refresh(zoom, desired, state, parallelism=2)
+    assert [c.meeting_id for c in live.candidates["new-one"]] == [81000000001]
+    assert [c.meeting_id for c in live.candidates["left"]] == [81000000004]
+    assert 81000000005 not in zoom.gets and 81000000002 not in zoom.gets
+
+
+def test_unknown_host_is_bad_input_with_its_line(tmp_path):
+    desired = desired_of(tmp_path, meeting("sync", host="nobody@example.com"))
+    with pytest.raises(InputError, match="no user nobody@example.com"):
+        refresh(FakeZoom({}, {}), desired, State(lineage="l"))
+
+
+def test_host_check_without_user_read_scope_warns_and_goes_on(tmp_path):
+    desired = desired_of(tmp_path, meeting("sync"))
+    warnings = verify_hosts(FakeZoom({}, {}, scope=False), desired)
+    assert len(warnings) == 1 and "user:read:user:admin" in warnings[0]
+    with pytest.raises(InputError):
+        verify_hosts(FakeZoom({}, {}, users=set()), desired)
+
+
+def test_verbose_plan_against_a_zoom_without_user_scope_warns_and_plans(tmp_path, run, sandbox):
+    sandbox.zoom_like(user_read_scope=False)
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("sync")])
+    result = run("plan", "-f", path, "-v")
+    assert result.code == 0, result.out + result.err
+    assert "Skipping user verification" in result.out + result.err
+    assert "1 to create" in result.out
