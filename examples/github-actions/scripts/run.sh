@@ -13,7 +13,7 @@ zoomstate_bin="${ZOOMSTATE_BIN:-zoomstate}"
 args=()
 while IFS= read -r -d '' word; do
   args+=("$word")
-done < <(python3 -c 'import os, shlex, sys
+done < <("${ZOOMSTATE_PYTHON:-python3}" -c 'import os, shlex, sys
 sys.stdout.write("".join(w + "\0" for w in shlex.split(os.environ.get("ZOOMSTATE_ARGS", ""))))') || {
   echo "::error::the args input is not valid shell words: ${ZOOMSTATE_ARGS:-}" >&2
   exit 1
