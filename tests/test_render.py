@@ -35,7 +35,7 @@ def test_markdown_puts_destructive_changes_first_and_shows_diffs():
 
 def _hostile_plan() -> Plan:
     """300 changes by one host (past Zoom's daily limit), one destructive, one blocked delete, hostile values."""
-    changes = [Change(f"meeting-{i:04d}", "create", "new", "h@x.com", f"Topic {i} | @octocat <b>&amp; #12",
+    changes = [Change(f"meeting-{i:04d}", "create", "new", "h@x.com", f"Topic {i} | @octocat <b>&amp; #12 🎉",
                       schedule="weekly on Mon at 09:00 UTC, " + "x" * 200,
                       diffs=[FieldDiff("agenda", None, "```\n**not bold** " + "y" * 60)])
                for i in range(299)]
@@ -72,11 +72,21 @@ def test_markdown_of_300_changes_is_split_into_numbered_parts_with_alerts_and_es
     assert everything.count("<details>") == 300
     assert all(f"<b>meeting-{i:04d}</b>" in everything for i in range(299))
     # Escapes: no table cell or HTML breaks out, nobody is mentioned, no issue is linked, no fence is closed.
-    assert "Topic 0 &#124; @&#8203;octocat &lt;b&gt;&amp;amp; #&#8203;12" in first
+    assert "Topic 0 &#124; @&#8203;octocat &lt;b&gt;&amp;amp; #&#8203;12 🎉" in first
     assert "Old \\| standup @&#8203;team" in first
     assert "@octocat" not in everything and "<b>&" not in everything
     assert "````diff\n- agenda: (absent)\n+ agenda: \"```\\n**not bold** " in first
     assert render.plan_markdown(plan) == "\n".join(parts)
+
+
+def test_a_change_too_big_for_one_comment_is_shortened_not_split_or_lost():
+    huge = Change("big", "update", "changed in the meetings file", "h@x.com", "Big", 1,
+                  diffs=[FieldDiff(f"settings.field_{i}", "a" * 500, "b" * 500) for i in range(400)])
+    parts = render.plan_markdown_parts(_plan([huge, Change("small", "create", "new", "h@x.com", "S")]))
+    assert all(len(p.encode("utf-16-le")) // 2 < render.MARKDOWN_LIMIT for p in parts)
+    everything = "".join(parts)
+    assert "more line(s) not shown: run `zoomstate plan`" in everything and "<b>small</b>" in everything
+    assert everything.count("```diff") == everything.count("\n```\n")
 
 
 def test_markdown_says_apply_will_refuse_past_the_safety_threshold():
