@@ -339,3 +339,39 @@ def test_action_run_step_writes_the_plan_file_and_keeps_annotations_in_the_log(t
     kept_going, outputs = _run_step(tmp_path, meetings, "--format markdown --refresh=false",
                                     ZOOMSTATE_FAIL_ON_ERROR="false")
     assert kept_going.returncode == 0 and outputs["exit-code"] == "1"
+
+
+def test_apply_job_end_to_end_apply_then_commit_back_with_a_racing_push(tmp_path, git_env):
+    """The apply workflow's steps in order: the action's run step applies (sandbox Zoom), commit-back records."""
+    from tests.conftest import sandbox_env
+    from zoomstate.sandbox import Sandbox
+
+    remote, runner, teammate = _repository(tmp_path)
+    meetings = write_meetings(runner / "meetings.yaml", [meeting(f"team-{i}") for i in range(3)])
+    _git(runner, "rm", "-q", "state/zoomstate.json")  # a new repository: no state yet
+    _git(runner, "commit", "-qam", "three meetings")
+    _git(runner, "push", "-q", "origin", "HEAD:main")
+    _git(teammate, "pull", "-q", "origin", "main")
+    with Sandbox(users=["alice@example.com"]) as sb:
+        zoom = sandbox_env(sb)
+        applied, outputs = _run_step(tmp_path, meetings, "--auto-approve --parallelism 2", ZOOMSTATE_COMMAND="apply",
+                                     **zoom)
+        assert applied.returncode == 0, applied.stderr
+        assert outputs["exit-code"] == "0" and "Apply: 3 done" in applied.stdout
+        replanned, outputs = _run_step(tmp_path, meetings, "--format markdown --detailed-exitcode", **zoom)
+        assert outputs["exit-code"] == "0" and "No changes" in Path(outputs["output-file"]).read_text()
+        assert len(sb.meetings()) == 3
+    # A teammate's merge lands first; the commit-back rebases onto it and pushes.
+    (teammate / "README.md").write_text("meetings\n")
+    _git(teammate, "add", "README.md")
+    _git(teammate, "commit", "-qm", "teammate")
+    _git(teammate, "push", "-q", "origin", "HEAD:main")
+    result = _commit_back(runner, git_env)
+    assert result.returncode == 0, result.stderr
+    state = json.loads(_git(remote, "show", "main:state/zoomstate.json"))
+    assert state["format"] == "zoomstate-state" and set(state["meetings"]) == {"team-0", "team-1", "team-2"}
+    csv_rows = _git(remote, "show", "main:zoom_meetings.csv").splitlines()
+    assert len(csv_rows) == 4 and all(f"team-{i}" in _git(remote, "show", "main:zoom_meetings.csv")
+                                      for i in range(3))
+    assert _git(remote, "log", "--format=%s", "-3", "main").splitlines() == [
+        "zoomstate: record applied meetings [skip ci]", "teammate", "three meetings"]
