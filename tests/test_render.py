@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -26,20 +27,96 @@ def test_markdown_puts_destructive_changes_first_and_shows_diffs():
         Change("c", "delete", "removed from the meetings file", "h@x.com", "C", 2),
     ])
     text = render.plan_markdown(plan)
-    assert "**Warning: 1 destructive change(s)**" in text
+    assert "> [!WARNING]\n> **1 destructive change(s)**" in text
     assert text.index("<b>c</b>") < text.index("<b>a</b>")
     assert "- settings.waiting_room: true\n+ settings.waiting_room: false" in text
     assert "| create | 1 |" in text and "| delete | 1 |" in text
 
 
-def test_markdown_truncates_cleanly_under_the_comment_limit():
-    changes = [Change(f"meeting-{i:04d}", "create", "new", "h@x.com", "T" * 150, schedule="s" * 300)
-               for i in range(400)]
-    text = render.plan_markdown(_plan(changes))
-    assert len(text) <= render.MARKDOWN_LIMIT
-    assert "more change(s) not shown" in text
-    assert text.count("<details>") == text.count("</details>")
-    assert text.rstrip().endswith("0 unchanged.")
+def _hostile_plan() -> Plan:
+    """300 changes by one host (past Zoom's daily limit), one destructive, one blocked delete, hostile values."""
+    changes = [Change(f"meeting-{i:04d}", "create", "new", "h@x.com", f"Topic {i} | @octocat <b>&amp; #12 🎉",
+                      schedule="weekly on Mon at 09:00 UTC, " + "x" * 200,
+                      diffs=[FieldDiff("agenda", None, "```\n**not bold** " + "y" * 60)])
+               for i in range(299)]
+    changes.append(Change("old-standup", "delete", "removed from the meetings file", "h@x.com",
+                          "Old | standup @team", 42))
+    plan = _plan(changes)
+    plan.errors.append("kept: removed from the meetings file but prevent_delete is set: put it back")
+    plan.warnings.extend(plan.host_budget_warnings())  # as build_plan does
+    return plan
+
+
+def test_markdown_of_300_changes_is_split_into_numbered_parts_with_alerts_and_escapes():
+    plan = _hostile_plan()
+    parts = render.plan_markdown_parts(plan)
+    assert len(parts) > 1
+    for number, part in enumerate(parts, start=1):
+        assert len(part.encode("utf-16-le")) // 2 < render.MARKDOWN_LIMIT
+        assert f"_Part {number} of {len(parts)}:" in part
+        assert part.count("<details>") == part.count("</details>")
+        marker = part.splitlines()[0]
+        assert marker == ("<!-- zoomstate-plan -->" if number == 1 else f"<!-- zoomstate-plan part {number} -->")
+        assert part.rstrip().endswith("0 unchanged.")
+    first = parts[0]
+    # Part 1: what apply will refuse and hold back, the destructive change, the summary.
+    assert "> [!CAUTION]\n> **apply will refuse this plan**: it has 1 error(s)" in first
+    assert "prevent\\_delete is set" in first
+    assert "> [!WARNING]\n> **1 destructive change(s)**" in first
+    assert "> [!WARNING]\n> **Zoom's daily limit**: host h@x.com would need 299" in first
+    assert ":warning: host h@x.com" not in first  # said once, as the alert
+    assert "| create | 299 |" in first and "| delete | 1 |" in first
+    assert first.index("<b>old-standup</b>") < first.index("<b>meeting-0000</b>")
+    # Every change is somewhere, once, in order; nothing is cut.
+    everything = "".join(parts)
+    assert everything.count("<details>") == 300
+    assert all(f"<b>meeting-{i:04d}</b>" in everything for i in range(299))
+    # Escapes: no table cell or HTML breaks out, nobody is mentioned, no issue is linked, no fence is closed.
+    assert "Topic 0 &#124; @&#8203;octocat &lt;b&gt;&amp;amp; #&#8203;12 🎉" in first
+    assert "Old \\| standup @&#8203;team" in first
+    assert "@octocat" not in everything and "<b>&" not in everything
+    assert "````diff\n- agenda: (absent)\n+ agenda: \"```\\n**not bold** " in first
+    assert render.plan_markdown(plan) == "\n".join(parts)
+
+
+def test_a_change_too_big_for_one_comment_is_shortened_not_split_or_lost():
+    huge = Change("big", "update", "changed in the meetings file", "h@x.com", "Big", 1,
+                  diffs=[FieldDiff(f"settings.field_{i}", "a" * 500, "b" * 500) for i in range(400)])
+    parts = render.plan_markdown_parts(_plan([huge, Change("small", "create", "new", "h@x.com", "S")]))
+    assert all(len(p.encode("utf-16-le")) // 2 < render.MARKDOWN_LIMIT for p in parts)
+    everything = "".join(parts)
+    assert "more line(s) not shown: run `zoomstate plan`" in everything and "<b>small</b>" in everything
+    assert everything.count("```diff") == everything.count("\n```\n")
+
+
+def test_markdown_says_apply_will_refuse_past_the_safety_threshold():
+    changes = [Change(f"m{i}", "delete", "removed from the meetings file", "h@x.com", f"M{i}", i + 1)
+               for i in range(3)]
+    plan = _plan(changes)
+    plan.managed_count = 8
+    text = render.plan_markdown(plan)
+    assert text.startswith("<!-- zoomstate-plan -->\n### zoomstate plan")
+    assert "> [!CAUTION]\n> **apply will refuse this plan without `--force`**: 3 of 8 managed meetings" in text
+    assert "Part 1 of" not in text  # one part needs no numbering
+
+
+def test_plan_json_and_text_say_what_apply_will_refuse():
+    plan = _hostile_plan()
+    plan.changes += [Change(f"gone-{i}", "delete", "removed", "h@x.com", "G", 100 + i) for i in range(80)]
+    plan.managed_count = 100
+    data = json.loads(render.plan_json(plan))
+    kinds = {r["kind"]: r for r in data["refusals"]}
+    assert set(kinds) == {"plan_error", "safety_threshold", "daily_limit"}
+    assert kinds["safety_threshold"] == {"kind": "safety_threshold", "effect": "refuse", "override": "--force",
+                                         "message": plan.safety_problem()}
+    assert kinds["daily_limit"]["effect"] == "defer" and "299" in kinds["daily_limit"]["message"]
+    assert Plan.from_json(data).changes[0].key == plan.changes[0].key  # still a plan file
+    stream = io.StringIO()
+    render.plan_text(plan, render.make_console(stream, color=False))
+    text = stream.getvalue()
+    assert f"apply will refuse without --force: {plan.safety_problem()}" in text
+    assert "apply will refuse this plan: it has 1 error(s)" in text
+    assert "defers the rest to the next day's run" in text
 
 
 def test_github_annotations_point_at_the_line():
@@ -99,5 +176,6 @@ def test_plan_errors_are_annotations_in_github_actions(tmp_path, capsys, clock):
     assert cli.main(["plan", "-f", str(path), "--refresh=false"], clock=clock,
                     environ={"GITHUB_ACTIONS": "true"}) == 1
     captured = capsys.readouterr()
-    assert f"::error file={path},line=" in captured.out and "duration" in captured.out
-    assert "duration" in captured.err
+    # Annotations go to the log (stderr): stdout may be redirected to the comment file.
+    assert f"::error file={path},line=" in captured.err and "duration" in captured.err
+    assert "::error" not in captured.out

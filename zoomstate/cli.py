@@ -170,7 +170,8 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
     except InputError as exc:
         render.diagnostics_text(exc.diagnostics, err)
         if (environ if environ is not None else os.environ).get("GITHUB_ACTIONS") == "true":
-            print(render.github_annotations(exc.diagnostics))  # plan errors show on the diff lines too
+            # Plan errors show on the diff lines too; stderr, so that they never land in a redirected plan.md.
+            print(render.github_annotations(exc.diagnostics), file=sys.stderr)
         n = len(exc.diagnostics)
         err.print(f"{n} error{'s' if n != 1 else ''}: nothing was changed.")
         return EXIT_ERROR

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -24,7 +26,13 @@ STYLES = {"create": "green", "adopt": "cyan", "update": "yellow", "replace": "ma
           "unchanged": "dim"}
 VERBS = {"create": "to create", "adopt": "to adopt", "update": "to update", "replace": "to replace",
          "delete": "to delete", "unchanged": "unchanged"}
-MARKDOWN_LIMIT = 65_000
+# GitHub refuses a comment body over 65,536 characters (counted in UTF-16 units). Each part stays under
+# MARKDOWN_PART_BUDGET, leaving room for the line the workflow adds (the commit SHA).
+MARKDOWN_LIMIT = 65_536
+MARKDOWN_PART_BUDGET = 64_000
+MARKDOWN_MARKER = "<!-- zoomstate-plan -->"
+ALERT_LIST_MAX = 25  # items named in one alert (part 1 must stay short); the rest are counted
+WARNINGS_MAX = 50
 
 
 def make_console(stream: Any, *, color: bool | None = None) -> Console:
@@ -64,6 +72,7 @@ def plan_text(plan: Plan, console: Console, *, show_unchanged: bool = False) -> 
             console.print(Text("note: ", style="cyan") + Text(note))
     for error in plan.errors:
         console.print(Text("error: ", style="red bold") + Text(error))
+    refusals_text(plan, console)
     destructive = plan.destructive_changes
     if destructive:
         console.print(Text(f"! {len(destructive)} destructive change(s): "
@@ -82,6 +91,16 @@ def plan_text(plan: Plan, console: Console, *, show_unchanged: bool = False) -> 
         console.print(Text("No changes. Zoom matches meetings.yaml.", style="green"))
         console.print()
     console.print(Text(summary_line(plan), style="bold"))
+
+
+def refusals_text(plan: Plan, console: Console) -> None:
+    """What apply will refuse, said before the changes (the daily-limit deferrals are among the warnings)."""
+    for refusal in refusals(plan):
+        if refusal.kind == "safety_threshold":
+            console.print(Text("apply will refuse without --force: ", style="red bold") + Text(refusal.message))
+    if plan.errors:
+        console.print(Text("apply will refuse this plan: ", style="red bold")
+                      + Text(f"it has {len(plan.errors)} error(s) (above)"))
 
 
 def change_text(change: Change, console: Console) -> None:
@@ -132,7 +151,33 @@ class ProgressLine:
 
 
 def plan_json(plan: Plan) -> str:
-    return plan.dumps()
+    """The plan file's JSON, with what apply will refuse or hold back (derived, so not read back)."""
+    data = plan.to_json()
+    data["refusals"] = [r.to_json() for r in refusals(plan)]
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Something apply will refuse or hold back, as the plan already knows it."""
+
+    kind: str  # "plan_error" (e.g. a blocked prevent_delete), "safety_threshold", "daily_limit"
+    effect: str  # "refuse": apply changes nothing; "defer": apply does part now, the rest on a later run
+    message: str
+    override: str | None = None  # the flag that lets apply go on anyway
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "effect": self.effect, "override": self.override, "message": self.message}
+
+
+def refusals(plan: Plan) -> list[Refusal]:
+    """What apply would refuse (plan errors, the safety threshold) and defer (Zoom's daily limit)."""
+    found = [Refusal("plan_error", "refuse", error) for error in plan.errors]
+    problem = plan.safety_problem()
+    if problem:
+        found.append(Refusal("safety_threshold", "refuse", problem, "--force"))
+    found += [Refusal("daily_limit", "defer", warning) for warning in plan.host_budget_warnings()]
+    return found
 
 
 def outcome_text(outcome: Outcome, console: Console, index: int, total: int) -> None:
@@ -192,62 +237,156 @@ def github_annotations(diagnostics: Iterable[Diagnostic]) -> str:
 
 
 def plan_markdown(plan: Plan) -> str:
-    """A pull-request comment: summary table, destructive changes first, one collapsible block per change."""
+    """The whole pull-request comment: its parts one after the other (each starts with its marker line)."""
+    return "\n".join(plan_markdown_parts(plan))
+
+
+def plan_markdown_parts(plan: Plan, *, budget: int = MARKDOWN_PART_BUDGET) -> list[str]:
+    """The plan as pull-request comments, each under ``budget`` characters, split between changes.
+
+    Part 1 carries the summary and the alerts (what apply will refuse, destructive changes); every part
+    starts with its own hidden marker so that the workflow finds and edits the same comments on the next push.
+    """
+    head = _markdown_head(plan)
+    footer = "\n" + summary_line(plan) + "\n"
+    blocks = [_change_block(change, budget // 2) for change in
+              sorted(plan.pending_changes, key=lambda c: (not c.destructive,))]
+    # Room for the marker and "part i of n" lines, which depend on the number of parts.
+    reserve = 200
+    parts: list[list[str]] = [[head]]
+    size = _length(head) + _length(footer) + reserve
+    for block in blocks:
+        if size + _length(block) > budget and parts[-1] != [head]:
+            parts.append([])
+            size = _length(footer) + reserve
+        parts[-1].append(block)
+        size += _length(block)
+    total = len(parts)
+    texts = []
+    for number, blocks_of_part in enumerate(parts, start=1):
+        marker = MARKDOWN_MARKER if number == 1 else f"<!-- zoomstate-plan part {number} -->"
+        lines = [marker, "### zoomstate plan" + (" (continued)" if number > 1 else ""), ""]
+        if total > 1:
+            lines += [f"_Part {number} of {total}: the plan is too long for one comment._", ""]
+        texts.append("\n".join(lines) + "\n" + "".join(blocks_of_part) + footer)
+    return texts
+
+
+def _markdown_head(plan: Plan) -> str:
     counts = plan.summary
-    head = ["### zoomstate plan", ""]
+    source = "refreshed from Zoom" if plan.refreshed else "from the state file only, not checked with Zoom"
+    lines = [f"For `{_code(plan.desired_path)}`, {source}.", ""]
+    found = refusals(plan)
+    errors = [r for r in found if r.kind == "plan_error"]
+    if errors:
+        lines += ["> [!CAUTION]", f"> **apply will refuse this plan**: it has {len(errors)} error(s)", ">"]
+        lines += _alert_items([_md(r.message) for r in errors])
+    for refusal in found:
+        if refusal.effect == "refuse" and refusal.kind != "plan_error":
+            lines += ["> [!CAUTION]", f"> **apply will refuse this plan without `{refusal.override}`**: "
+                      f"{_md(refusal.message)}", ""]
     destructive = plan.destructive_changes
     if destructive:
-        head += [f"> **Warning: {len(destructive)} destructive change(s)**: "
-                 + ", ".join(f"`{c.action}` `{c.key}`" for c in destructive), ""]
-    for error in plan.errors:
-        head += [f"> **Error:** {error}", ""]
-    head += ["| action | count |", "|---|---|"]
-    head += [f"| {a} | {counts[a]} |" for a in ("create", "adopt", "update", "replace", "delete", "unchanged")]
-    head.append("")
-    for warning in plan.warnings:
-        head.append(f"- :warning: {warning}")
+        lines += ["> [!WARNING]", f"> **{len(destructive)} destructive change(s)**: deleted or replaced in Zoom, "
+                  "with their join links and registrants", ">"]
+        lines += _alert_items([f"`{c.action}` **{_md(c.key)}**: {_md(c.topic)} ({_md(c.host_email)})"
+                               for c in destructive])
+    for refusal in found:
+        if refusal.effect == "defer":
+            lines += ["> [!WARNING]", f"> **Zoom's daily limit**: {_md(refusal.message)}", ""]
+    lines += ["| action | count |", "|---|---|"]
+    lines += [f"| {a} | {counts[a]} |" for a in ("create", "adopt", "update", "replace", "delete", "unchanged")]
+    lines.append("")
+    deferred = set(plan.host_budget_warnings())
+    warnings = [w for w in plan.warnings if w not in deferred]
+    lines += [f"- :warning: {_md(w)}" for w in warnings[:WARNINGS_MAX]]
+    if len(warnings) > WARNINGS_MAX:
+        lines.append(f"- and {len(warnings) - WARNINGS_MAX} more warning(s): run `zoomstate plan` to see them all")
     kept_notes = [kept_note(c.key, d) for c in plan.changes for d in c.kept]
-    head += [f"- :information_source: {_md(note)}" for note in kept_notes]
-    if plan.warnings or kept_notes:
-        head.append("")
+    lines += [f"- :information_source: {_md(note)}" for note in kept_notes]
+    if warnings or kept_notes:
+        lines.append("")
     if not plan.has_changes:
-        head.append("No changes. Zoom matches meetings.yaml.")
-    body: list[str] = []
-    ordered = sorted(plan.pending_changes, key=lambda c: (not c.destructive,))
-    for change in ordered:
-        block = [
-            "<details>",
-            f"<summary><code>{SYMBOLS[change.action]} {change.action}</code> <b>{_md(change.key)}</b> — "
-            f"{_md(change.topic)} ({_md(change.host_email)})</summary>",
-            "",
-        ]
-        if change.schedule and change.action != "delete":
-            block.append(f"- schedule: {_md(change.schedule)}")
-        if change.preview.get("registration") and change.action != "delete":
-            block.append(f"- registration: {change.preview['registration']}")
-        if change.reason:
-            block.append(f"- reason: {_md(change.reason)}")
-        if change.diffs:
-            block += ["", "```diff"]
-            for d in change.diffs:
-                block.append(f"- {d.path}: {value_text(d.before)}")
-                block.append(f"+ {d.path}: {value_text(d.after)}")
-            block.append("```")
-        block += ["", "</details>", ""]
-        body.append("\n".join(block))
-    footer = summary_line(plan)
-    text = "\n".join(head) + "\n"
-    kept = 0
-    for block in body:
-        if len(text) + len(block) + len(footer) + 200 > MARKDOWN_LIMIT:
-            break
-        text += block
-        kept += 1
-    if kept < len(body):
-        text += (f"\n_…{len(body) - kept} more change(s) not shown: the comment would pass {MARKDOWN_LIMIT:,} "
-                 "characters. Run `zoomstate plan` locally for the full plan._\n")
-    return text + "\n" + footer + "\n"
+        lines += ["No changes. Zoom matches meetings.yaml.", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _alert_items(items: list[str]) -> list[str]:
+    lines = [f"> - {item}" for item in items[:ALERT_LIST_MAX]]
+    if len(items) > ALERT_LIST_MAX:
+        lines.append(f"> - and {len(items) - ALERT_LIST_MAX} more")
+    return lines + [""]
+
+
+def _change_block(change: Change, budget: int) -> str:
+    head = [
+        "<details>",
+        f"<summary><code>{SYMBOLS[change.action]} {change.action}</code> <b>{_html(change.key)}</b> — "
+        f"{_html(change.topic)} ({_html(change.host_email)})</summary>",
+        "",
+    ]
+    if change.schedule and change.action != "delete":
+        head.append(f"- schedule: {_md(change.schedule)}")
+    if change.preview.get("registration") and change.action != "delete":
+        head.append(f"- registration: {_md(str(change.preview['registration']))}")
+    if change.reason:
+        head.append(f"- reason: {_md(change.reason)}")
+    diff_lines = []
+    for d in change.diffs:
+        diff_lines.append(f"- {d.path}: {_one_line(value_text(d.before))}")
+        diff_lines.append(f"+ {d.path}: {_one_line(value_text(d.after))}")
+    tail = ["", "</details>", ""]
+    if diff_lines:
+        used = _length("\n".join(head + tail))
+        kept: list[str] = []
+        for line in diff_lines:
+            if used + _length(line) + 200 > budget:
+                kept.append(f"… {len(diff_lines) - len(kept)} more line(s) not shown: run `zoomstate plan`")
+                break
+            kept.append(line)
+            used += _length(line) + 1
+        fence = _fence(kept)
+        head += ["", fence + "diff", *kept, fence]
+    return "\n".join(head + tail) + "\n"
+
+
+def _length(text: str) -> int:
+    """Length as GitHub counts it (UTF-16 code units: an emoji counts twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fence(lines: list[str]) -> str:
+    """A backtick fence longer than any backtick run in the lines, so a value cannot close the block."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+# Markdown that GitHub would act on inside a value: emphasis, links, code, tables, headings, HTML.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#!|~])")
+
+
+def _no_mentions(text: str) -> str:
+    """Break @mentions and #123 references with a zero-width space (GitHub would notify or link them)."""
+    text = re.sub(r"(?<!\w)@(?=\w)", "@&#8203;", text)  # not inside an e-mail address: GitHub leaves those
+    return re.sub(r"(?<![\w&])#(?=\d)", "#&#8203;", text)  # not in an entity such as &#124;
+
+
+def _html(text: str) -> str:
+    """A value inside an HTML element (<summary>): markdown is not read there, entities are."""
+    text = _one_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "&#124;")
+    return _no_mentions(text.replace("`", "&#96;"))
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """A value in markdown text (list items, alerts, table cells)."""
+    text = _one_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _no_mentions(_MD_SPECIAL.sub(r"\\\1", text))
+
+
+def _code(text: str) -> str:
+    """A value inside `inline code`: only a backtick could end it."""
+    return _one_line(text).replace("`", "'")
