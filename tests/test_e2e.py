@@ -28,7 +28,7 @@ def _state(tmp_path):
 
 def test_apply_creates_every_meeting_then_nothing_changes(tmp_path, run, sandbox):
     path = _three(tmp_path)
-    result = run("apply", "-f", path, "--auto-approve")
+    result = run("apply", "-f", path, "--auto-approve", "-v")  # -v: each meeting's links
     assert result.code == 0, result.err
     assert "Meeting ID:" in result.out and "Join URL:" in result.out and "Registration URL:" in result.out
     assert len(sandbox.meetings()) == 3
@@ -272,7 +272,7 @@ def test_sandbox_flag_runs_with_no_credentials_and_is_idempotent(tmp_path, capsy
     from zoomstate import cli
 
     path = _three(tmp_path)
-    code = cli.main(["apply", "--sandbox", "--auto-approve", "-f", str(path)], clock=clock, environ={})
+    code = cli.main(["apply", "--sandbox", "--auto-approve", "-v", "-f", str(path)], clock=clock, environ={})
     out = capsys.readouterr().out
     assert code == 0, out
     assert out.count("Meeting ID:") == 3

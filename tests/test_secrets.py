@@ -81,7 +81,7 @@ def test_no_secret_in_any_output_log_or_file(tmp_path: Path, run, sandbox, caplo
         meeting("review", "carol@example.com", enable_registration=False),
     ])
     f = ("-f", path)
-    t("apply", *f, "--auto-approve")  # creates
+    t("apply", *f, "--auto-approve", "-v")  # creates, printing each meeting's links
     t("apply", *f, "--auto-approve", "-v")  # nothing to do, with host checks and debug logs
     urls = start_urls(sandbox)
 

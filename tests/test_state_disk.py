@@ -86,9 +86,8 @@ def test_state_path_that_is_a_folder(tmp_path, run, sandbox):
     path = _setup(tmp_path, run)
     folder = tmp_path / "somewhere"
     folder.mkdir()
-    for command in ("plan", "apply", "show"):
-        line = _one_error(run(command, "-f", path, "--state", folder, "--auto-approve"
-                              if command == "apply" else "-q"))
+    for command, flag in (("plan", "-q"), ("apply", "--auto-approve"), ("show", "--format=text")):
+        line = _one_error(run(command, "-f", path, "--state", folder, flag))
         assert "is a folder" in line and "somewhere" in line and "--state" in line
     assert sandbox.meetings() == []
 

@@ -1,27 +1,28 @@
-"""Command line: parse arguments, call the manager, print, and choose the exit code. Nothing else."""
+"""Command line: parse arguments, call the manager, print, and choose the exit code. Nothing else.
+
+Only the standard library's argparse is loaded before the arguments are parsed: `--version` and `--help`
+answer in the time Python starts, and each command imports just the stages it runs (rich only to render).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
-import threading
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from zoomstate import __version__, render
-from zoomstate.clock import Clock
-from zoomstate.manager import Manager, Options, Session, SetupError, load_plan_file
-from zoomstate.model import InputError
-from zoomstate.plan import PlanError
-from zoomstate.state import StateError, StateStore
+from zoomstate import __version__
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from zoomstate.apply import Outcome
+    from zoomstate.clock import Clock
+    from zoomstate.manager import Manager, Session
+    from zoomstate.plan import Plan
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -30,36 +31,79 @@ EXAMPLES = {
     "plan": ("examples:\n  zoomstate plan --sandbox\n  zoomstate plan --out plan.json\n"
              "  zoomstate plan --format markdown > plan.md\n  zoomstate plan --refresh=false --target team-sync"),
     "apply": ("examples:\n  zoomstate apply --sandbox --auto-approve\n  zoomstate apply plan.json\n"
-              "  zoomstate apply --auto-approve --parallelism 4"),
-    "show": "examples:\n  zoomstate show\n  zoomstate show --sandbox --format json",
+              "  zoomstate apply --auto-approve --parallelism 4\n  zoomstate apply --auto-approve --format json"),
+    "show": "examples:\n  zoomstate show\n  zoomstate show --sandbox --format json\n  zoomstate show plan.json",
     "import": ("examples:\n  zoomstate import team-sync 87654321098\n"
                "  zoomstate import --csv zoom_meetings_output.csv"),
     "convert": "examples:\n  zoomstate convert my-meetings-config.json\n  zoomstate convert seed.json --out -",
     "init": "examples:\n  zoomstate init\n  zoomstate init --out team/meetings.yaml",
+    "completion": ("examples (needs the optional extra: pip install 'zoomstate[completion]'):\n"
+                   "  zoomstate completion bash > ~/.local/share/bash-completion/completions/zoomstate\n"
+                   "  zoomstate completion zsh > \"${fpath[1]}/_zoomstate\""),
+    "schema": "examples:\n  zoomstate schema\n  code --install-extension redhat.vscode-yaml  # reads the $schema line",
 }
+ENVIRONMENT = """\
+environment:
+  ZOOMSTATE_FILE     the meetings file when -f is not given (default meetings.yaml)
+  ZOOMSTATE_STATE    the state file when --state is not given (not with --sandbox)
+  ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET
+                     the credentials of your Server-to-Server OAuth app
+  ZOOM_API_URL       Zoom's API (default https://api.zoom.us/v2)
+  ZOOM_OAUTH_URL     Zoom's token endpoint (default https://zoom.us/oauth/token)
+  NO_COLOR           never colour the output"""
+ONLINE_ENVIRONMENT = ENVIRONMENT.split("\n", 1)[1]
+# Shell-completion hints in the form shtab reads from an action's `complete` attribute (no import needed).
+COMPLETE_FILE = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
 
 
-def _common(parser: argparse.ArgumentParser, *, online: bool) -> None:
-    parser.add_argument("-f", "--file", dest="meetings", default="meetings.yaml", type=Path,
-                        help="the meetings file (default: meetings.yaml)")
-    parser.add_argument("--state", type=Path, default=None,
-                        help="the state file (default: state/zoomstate.json beside the meetings file; "
-                             "state/sandbox/zoomstate.json with --sandbox)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="say more (and verify hosts with Zoom)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with zoomstate's exit codes: a usage error exits 1 (2 means "changes present")."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _file_args(parser: argparse.ArgumentParser, *, state: bool = True) -> None:
+    parser.add_argument("-f", "--file", dest="meetings", default=None, type=Path, metavar="FILE",
+                        help="the meetings file (default: $ZOOMSTATE_FILE, else meetings.yaml)"
+                        ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
+    if state:
+        parser.add_argument("--state", type=Path, default=None, metavar="FILE",
+                            help="the state file (default: $ZOOMSTATE_STATE, else state/zoomstate.json beside "
+                                 "the meetings file; state/sandbox/zoomstate.json with --sandbox)"
+                            ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
+
+
+def _output_args(parser: argparse.ArgumentParser, *, verbose: str | None = None, quiet: bool = False) -> None:
+    if verbose:
+        parser.add_argument("-v", "--verbose", action="store_true", help=verbose)
+    if quiet:
+        parser.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
     parser.add_argument("--no-color", action="store_true", help="never colour the output (NO_COLOR works too)")
-    if online:
-        parser.add_argument("--sandbox", action="store_true",
-                            help="use the built-in local Zoom (no credentials; its own state/sandbox/ folder)")
-        parser.add_argument("--zoom-plan", choices=("free", "pro", "business"), default="pro",
-                            help="your Zoom account's plan, for its API rate limits (default: pro)")
+
+
+def _sandbox_arg(parser: argparse.ArgumentParser, *, online: bool) -> None:
+    parser.add_argument("--sandbox", action="store_true",
+                        help="use the built-in local Zoom (no credentials; its own state/sandbox/ folder)" if online
+                        else "the built-in local Zoom's state (state/sandbox/)")
+
+
+def _online_args(parser: argparse.ArgumentParser, *, refresh: bool) -> None:
+    _sandbox_arg(parser, online=True)
+    parser.add_argument("--zoom-plan", choices=("free", "pro", "business"), default="pro",
+                        help="your Zoom account's plan, for its API rate limits (default: pro)")
+    if refresh:
         parser.add_argument("--parallelism", type=int, default=8, metavar="N",
                             help="concurrent Zoom requests (default: 8)")
         parser.add_argument("--target", action="append", default=[], metavar="KEY",
                             help="only this meeting key (repeatable)")
-        parser.add_argument("--lock-timeout", type=duration, default=0.0, metavar="DURATION",
-                            help="wait this long for another run's state lock, e.g. 30s, 2m or seconds "
-                                 "(default 0: fail at once)")
+
+
+def _lock_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lock-timeout", type=duration, default=0.0, metavar="DURATION",
+                        help="wait this long for another run's state lock, e.g. 30s, 2m or seconds "
+                             "(default 0: fail at once)")
 
 
 def duration(text: str) -> float:
@@ -75,52 +119,79 @@ def duration(text: str) -> float:
     return seconds
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
+    """The whole command line. ``serve_arguments=False`` leaves out `sandbox serve`'s options, which live with
+    the sandbox server and would import it: main() asks for them only when the command line names the sandbox."""
+    parser = ArgumentParser(
         prog="zoomstate",
         description="Keep recurring Zoom meetings in meetings.yaml and make Zoom match it.",
-        epilog="Start with: zoomstate apply --sandbox --auto-approve (no credentials needed).",
+        epilog="Start with: zoomstate apply --sandbox --auto-approve (no credentials needed).\n\n" + ENVIRONMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"zoomstate {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES.get(name),
+    def command(name: str, help_text: str, *, online: bool = False) -> argparse.ArgumentParser:
+        epilog = EXAMPLES.get(name)
+        if online:
+            epilog = (epilog + "\n\n" if epilog else "") + "environment:\n" + ONLINE_ENVIRONMENT
+        return sub.add_parser(name, help=help_text, description=help_text, epilog=epilog,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
     p = command("validate", "check meetings.yaml offline: schema and calendar rules, no credentials needed")
-    _common(p, online=False)
+    _file_args(p, state=False)
+    _output_args(p, verbose="list every note (each meeting that crosses a DST change)")
     p.add_argument("--format", choices=("text", "json", "github"), default="text")
 
-    p = command("plan", "show what apply would change (the dry run)")
-    _common(p, online=True)
-    p.add_argument("--out", type=Path, help="save the plan to this file, for `zoomstate apply FILE`")
-    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p = command("plan", "show what apply would change (the dry run)", online=True)
+    _file_args(p)
+    _output_args(p, verbose="list unchanged meetings and every note, and verify hosts with Zoom", quiet=True)
+    _online_args(p, refresh=True)
+    p.add_argument("--out", type=Path, metavar="FILE", help="save the plan to this file, for `zoomstate apply FILE`"
+                   ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                   help="text (default); json: the plan, or {\"errors\": [...]} on error; markdown: a PR comment")
     p.add_argument("--detailed-exitcode", action="store_true",
                    help="exit 2 when there are changes, 0 when none, 1 on error")
     p.add_argument("--refresh", choices=("true", "false"), default="true",
                    help="read live meetings from Zoom (default true); false plans from the state file alone")
 
-    p = command("apply", "make Zoom match meetings.yaml, recording every meeting in the state file and the CSV")
-    _common(p, online=True)
-    p.add_argument("planfile", nargs="?", type=Path, help="a plan saved with `zoomstate plan --out`")
+    p = command("apply", "make Zoom match meetings.yaml, recording every meeting in the state file and the CSV",
+                online=True)
+    _file_args(p)
+    _output_args(p, verbose="list every change and each meeting's links, and verify hosts with Zoom", quiet=True)
+    _online_args(p, refresh=True)
+    _lock_args(p)
+    p.add_argument("planfile", nargs="?", type=Path, help="a plan saved with `zoomstate plan --out`"
+                   ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
     p.add_argument("--force", action="store_true", help="apply even past the delete/replace safety threshold")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="text (default); json: one document with every change's outcome and the totals "
+                        "(needs --auto-approve or a plan file)")
 
-    p = command("show", "list managed meetings with their links (from the state file)")
-    _common(p, online=True)
+    p = command("show", "list managed meetings with their links (from the state file), or render a saved plan")
+    _file_args(p)
+    _output_args(p, verbose="with a plan file: list unchanged meetings and every note")
+    _sandbox_arg(p, online=False)
+    p.add_argument("planfile", nargs="?", type=Path,
+                   help="a plan saved with `zoomstate plan --out`: shown without reading the state or Zoom"
+                   ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
     p.add_argument("--format", choices=("text", "json"), default="text")
 
-    p = command("import", "bring existing Zoom meetings under management (nothing is created)")
-    _common(p, online=True)
+    p = command("import", "bring existing Zoom meetings under management (nothing is created)", online=True)
+    _file_args(p)
+    _output_args(p, verbose="say more (Zoom requests in the log)")
+    _online_args(p, refresh=False)
+    _lock_args(p)
     p.add_argument("key", nargs="?", help="the meeting's key in the meetings file")
     p.add_argument("meeting_id", nargs="?", type=int, help="the Zoom meeting id to manage as KEY")
     p.add_argument("--csv", type=Path, metavar="FILE",
-                   help="import every meeting listed in the seed script's CSV output (matched by host and topic)")
+                   help="import every meeting listed in the seed script's CSV output (matched by host and topic)"
+                   ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
 
     p = command("convert", "write the meetings.yaml equivalent to a seed script JSON config")
-    p.add_argument("seed_config", type=Path)
+    p.add_argument("seed_config", type=Path).complete = COMPLETE_FILE  # type: ignore[attr-defined]
     p.add_argument("--out", default="meetings.yaml", help="where to write (default meetings.yaml; - for stdout)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
@@ -131,43 +202,97 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("state", "work on the state file")
     state_sub = p.add_subparsers(dest="state_command", metavar="SUBCOMMAND")
     rm = state_sub.add_parser("rm", help="forget a meeting without deleting it in Zoom")
-    _common(rm, online=True)
+    _file_args(rm)
+    _sandbox_arg(rm, online=False)
+    _lock_args(rm)
     rm.add_argument("keys", nargs="+", metavar="KEY")
     ls = state_sub.add_parser("list", help="list the keys in the state file")
-    _common(ls, online=True)
+    _file_args(ls)
+    _sandbox_arg(ls, online=False)
 
     p = command("force-unlock", "clear the holder record a run that is gone left (never breaks a held lock)")
-    _common(p, online=True)
+    _file_args(p)
+    _sandbox_arg(p, online=False)
 
     p = command("export", "rewrite the CSV from the state file")
-    _common(p, online=True)
+    _file_args(p)
+    _sandbox_arg(p, online=False)
+    _lock_args(p)
+
+    p = command("completion", "print a shell completion script (needs the optional extra `completion`)")
+    p.add_argument("shell", choices=("bash", "zsh"))
+
+    command("schema", "print the path of the JSON Schema of meetings.yaml shipped with zoomstate (for editors)")
 
     p = command("sandbox", "the built-in local Zoom API")
     sandbox_sub = p.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
     serve = sandbox_sub.add_parser("serve", help="serve the local Zoom API until Ctrl-C")
-    from zoomstate.sandbox import add_serve_arguments
+    if serve_arguments:
+        from zoomstate.sandbox import add_serve_arguments
 
-    add_serve_arguments(serve)
+        add_serve_arguments(serve)
     return parser
+
+
+class _LazyConsole:
+    """A rich console made on first use, so that a command printing nothing styled never imports rich."""
+
+    def __init__(self, stream_name: str, color: bool | None):
+        self._stream_name, self._color, self._console = stream_name, color, None
+
+    def get(self) -> Console:
+        if self._console is None:
+            from zoomstate import render
+
+            self._console = render.make_console(getattr(sys, self._stream_name), color=self._color)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+def _real(console: Any) -> Console:
+    return console.get() if isinstance(console, _LazyConsole) else console
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
          environ: Mapping[str, str] | None = None) -> int:
     """Run one command. ``clock`` and ``environ`` are for tests and embedding; they default to the real ones."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
+    parser = build_parser(serve_arguments="sandbox" in argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error that argparse has explained
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     if not args.command:
         parser.print_help()
         return EXIT_ERROR
+    _defaults_from_environment(args, os.environ if environ is None else environ)
     color = False if getattr(args, "no_color", False) else None
-    out = render.make_console(sys.stdout, color=color)
-    err = render.make_console(sys.stderr, color=color)
+    out, err = _LazyConsole("stdout", color), _LazyConsole("stderr", color)
     if getattr(args, "verbose", False):
+        import logging
+
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     args.clock, args.environ = clock, environ
+    if args.command == "completion":
+        return cmd_completion(args, out, err)
+    if args.command == "schema":
+        return cmd_schema(args, out)
+
+    from zoomstate.manager import SetupError
+    from zoomstate.model import InputError
+    from zoomstate.plan import PlanError
+    from zoomstate.state import StateError
+
     try:
         return _dispatch(args, out, err)
     except InputError as exc:
+        from zoomstate import render
+
+        if _json_output(args):
+            print(render.errors_json(exc.diagnostics), end="")
+            return EXIT_ERROR
         render.diagnostics_text(exc.diagnostics, err)
         if (environ if environ is not None else os.environ).get("GITHUB_ACTIONS") == "true":
             # Plan errors show on the diff lines too; stderr, so that they never land in a redirected plan.md.
@@ -176,11 +301,30 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
         err.print(f"{n} error{'s' if n != 1 else ''}: nothing was changed.")
         return EXIT_ERROR
     except (PlanError, StateError, SetupError, *_zoom_errors()) as exc:
+        if _json_output(args):
+            from zoomstate import render
+
+            print(render.errors_json([str(exc)]), end="")
+            return EXIT_ERROR
         err.print(f"error: {exc}", markup=False)
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.print("interrupted: the state file holds every change that finished; run the command again.")
         return 130
+
+
+def _defaults_from_environment(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
+    """ZOOMSTATE_FILE and ZOOMSTATE_STATE stand in for -f and --state (the sandbox keeps its own state)."""
+    if hasattr(args, "meetings") and args.meetings is None:
+        args.meetings = Path(environ.get("ZOOMSTATE_FILE") or "meetings.yaml")
+    if (hasattr(args, "state") and args.state is None and environ.get("ZOOMSTATE_STATE")
+            and not getattr(args, "sandbox", False)):
+        args.state = Path(environ["ZOOMSTATE_STATE"])
+
+
+def _json_output(args: argparse.Namespace) -> bool:
+    """Commands whose --format json promises one JSON document on stdout, errors included."""
+    return args.command in ("plan", "apply") and getattr(args, "format", "text") == "json"
 
 
 def _zoom_errors() -> tuple[type[Exception], ...]:
@@ -190,13 +334,15 @@ def _zoom_errors() -> tuple[type[Exception], ...]:
 
 
 def _manager(args: argparse.Namespace) -> Manager:
+    from zoomstate.manager import Manager, Options
+
     options = Options(
         meetings_path=args.meetings,
-        state_path=args.state,
+        state_path=args.state if hasattr(args, "state") else None,
         sandbox=getattr(args, "sandbox", False),
         zoom_plan=getattr(args, "zoom_plan", "pro"),
         parallelism=max(1, getattr(args, "parallelism", 8)),
-        verbose=args.verbose,
+        verbose=getattr(args, "verbose", False),
         targets=list(getattr(args, "target", []) or []),
         lock_timeout=getattr(args, "lock_timeout", 0.0),
     )
@@ -206,11 +352,11 @@ def _manager(args: argparse.Namespace) -> Manager:
 def _dispatch(args: argparse.Namespace, out, err) -> int:
     command = args.command
     if command == "sandbox":
-        from zoomstate.sandbox import run_serve
-
         if args.sandbox_command != "serve":
             err.print("usage: zoomstate sandbox serve [--port N] [--store FILE]")
             return EXIT_ERROR
+        from zoomstate.sandbox import run_serve
+
         return run_serve(args)
     if command == "convert":
         return cmd_convert(args, out, err)
@@ -229,6 +375,8 @@ def _dispatch(args: argparse.Namespace, out, err) -> int:
     if command == "state":
         return cmd_state(args, out, err)
     if command == "force-unlock":
+        from zoomstate.state import StateStore
+
         stale = StateStore(_manager(args).state_path).force_unlock()  # refuses while the holder runs
         out.print("nothing to unlock: the state was not locked"
                   + (f" (cleared the record a run that is gone left: {stale})" if stale else ""), markup=False)
@@ -237,12 +385,14 @@ def _dispatch(args: argparse.Namespace, out, err) -> int:
         manager = _manager(args)
         with manager.session(online=False, operation="export", lock=True) as session:
             path = manager.export(session)
-        out.print(f"wrote {path}")
+        out.print(f"wrote {path}", markup=False)
         return EXIT_OK
     raise AssertionError(command)
 
 
 def _write_new(path_text: str, text: str, force: bool) -> Path | None:
+    from zoomstate.manager import SetupError
+
     if path_text == "-":
         sys.stdout.write(text)
         return None
@@ -254,10 +404,15 @@ def _write_new(path_text: str, text: str, force: bool) -> Path | None:
     return path
 
 
-def cmd_convert(args, out, err) -> int:
-    from zoomstate.convert import convert_seed
+def _written_folder(path_text: str) -> Path:
+    """The folder a file written to --out lives in (the current one for stdout)."""
+    return Path.cwd() if path_text == "-" else Path(path_text).absolute().parent
 
-    text, notes = convert_seed(args.seed_config)
+
+def cmd_convert(args, out, err) -> int:
+    from zoomstate.convert import convert_seed, schema_reference
+
+    text, notes = convert_seed(args.seed_config, schema=schema_reference(_written_folder(args.out)))
     path = _write_new(args.out, text, args.force)
     for note in notes:
         err.print(f"note: {note}", markup=False)
@@ -267,20 +422,45 @@ def cmd_convert(args, out, err) -> int:
 
 
 def cmd_init(args, out, err) -> int:
-    from zoomstate.convert import starter
+    from datetime import UTC, datetime
+
+    from zoomstate.convert import schema_reference, starter
 
     today = (args.clock.now() if args.clock else datetime.now(UTC)).date()
-    path = _write_new(args.out, starter(today), args.force)
+    path = _write_new(args.out, starter(today, schema=schema_reference(_written_folder(args.out))), args.force)
     out.print(f"wrote {path}: edit the hosts and meetings, then run `zoomstate plan --sandbox`", markup=False)
     return EXIT_OK
 
 
+def cmd_schema(args, out) -> int:
+    from zoomstate.convert import schema_path
+
+    print(schema_path())
+    return EXIT_OK
+
+
+def cmd_completion(args, out, err) -> int:
+    try:
+        import shtab
+    except ImportError:
+        err.print(f"error: shell completion needs the optional extra `completion`: pip install "
+                  f"'zoomstate[completion]' (it adds shtab), then run `zoomstate completion {args.shell}` again",
+                  markup=False)
+        return EXIT_ERROR
+    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+    return EXIT_OK
+
+
 def cmd_validate(args, out, err) -> int:
+    from zoomstate.model import InputError
+
     manager = _manager(args)
     try:
         desired = manager.validate()
     except InputError as exc:
         if args.format == "github":
+            from zoomstate import render
+
             print(render.github_annotations(exc.diagnostics))
             return EXIT_ERROR
         if args.format == "json":
@@ -288,6 +468,8 @@ def cmd_validate(args, out, err) -> int:
             return EXIT_ERROR
         raise
     if args.format == "github":
+        from zoomstate import render
+
         text = render.github_annotations(desired.warnings)
         if text:
             print(text)
@@ -295,21 +477,48 @@ def cmd_validate(args, out, err) -> int:
         print(json.dumps({"valid": True, "meetings": len(desired.meetings),
                           "warnings": [d.__dict__ for d in desired.warnings]}, indent=2))
     else:
-        render.diagnostics_text(desired.warnings, err)
+        if desired.warnings:
+            from zoomstate import render
+
+            render.diagnostics_text(desired.warnings, err, list_notes=args.verbose)
         warnings = sum(1 for d in desired.warnings if d.severity == "warning")
         notes = len(desired.warnings) - warnings
-        out.print(f"{desired.path}: valid, {len(desired.meetings)} meeting(s)"
-                  + (f", {warnings} warning(s)" if warnings else "") + (f", {notes} note(s)" if notes else ""))
+        print(f"{desired.path}: valid, {len(desired.meetings)} meeting(s)"  # plain: nothing to style
+              + (f", {warnings} warning(s)" if warnings else "") + (f", {notes} note(s)" if notes else ""))
     return EXIT_OK
 
 
+def _check_plan_out(path: Path) -> None:
+    """Refuse an --out the plan cannot be written to before spending a refresh on it."""
+    from zoomstate.manager import SetupError
+
+    if not path.parent.is_dir():
+        raise SetupError(f"--out {path}: the folder {path.parent} does not exist: create it first, or save the "
+                         "plan elsewhere")
+    if path.is_dir():
+        raise SetupError(f"--out {path} is a folder: name a file, e.g. {path / 'plan.json'}")
+
+
+def _write_plan(path: Path, plan: Plan) -> None:
+    from zoomstate.manager import SetupError
+
+    try:
+        path.write_text(plan.dumps(), encoding="utf-8")
+    except OSError as exc:
+        raise SetupError(f"--out {path}: cannot write the plan ({exc.strerror or exc}): choose another path") from None
+
+
 def cmd_plan(args, out, err) -> int:
+    from zoomstate import render
+
+    if args.out:
+        _check_plan_out(args.out)
     manager = _manager(args)
     online = args.refresh == "true"
     with manager.session(online=online, operation="plan", lock=False) as session:
         plan = _plan_with_progress(manager, session, err, refresh_live=online)
     if args.out:
-        args.out.write_text(plan.dumps(), encoding="utf-8")
+        _write_plan(args.out, plan)
     if args.format == "json":
         print(render.plan_json(plan), end="")
     elif args.format == "markdown":
@@ -319,7 +528,7 @@ def cmd_plan(args, out, err) -> int:
     else:
         render.plan_text(plan, out, show_unchanged=args.verbose)
     if args.out and args.format == "text":
-        out.print(f"Saved the plan to {args.out}: apply it with `zoomstate apply {args.out}`.")
+        out.print(f"Saved the plan to {args.out}: apply it with `zoomstate apply {args.out}`.", markup=False)
     if plan.errors:
         return EXIT_ERROR
     if args.detailed_exitcode and plan.has_changes:
@@ -328,41 +537,59 @@ def cmd_plan(args, out, err) -> int:
 
 
 def cmd_apply(args, out, err) -> int:
+    import threading
+
+    from zoomstate import render
+    from zoomstate.manager import SetupError, load_plan_file
+
+    as_json = args.format == "json"
+    if as_json and not (args.auto_approve or args.planfile):
+        raise SetupError("apply --format json cannot ask for confirmation: add --auto-approve, or apply a plan "
+                         "saved with `zoomstate plan --out FILE`")
     manager = _manager(args)
     saved = load_plan_file(args.planfile) if args.planfile else None
     with manager.session(online=True, operation="apply", lock=True) as session:
         plan = _plan_with_progress(manager, session, err, saved=saved)  # a saved plan: checked, planned again
-        if not args.quiet:
-            render.plan_text(plan, out, show_unchanged=args.verbose)
+        asks = saved is None and not args.auto_approve
+        if not args.quiet and not as_json:
+            if len(plan.pending_changes) > render.LONG_PLAN and not asks and not args.verbose:
+                render.plan_overview(plan, out)  # each change gets its own line below as it finishes
+            else:
+                render.plan_text(plan, out, show_unchanged=args.verbose)
         plan = manager.checked(session, plan, force=args.force)  # errors and safety refuse before the prompt
         if not plan.has_changes:
             path = manager.export(session)
-            out.print(f"Nothing to do. The CSV is up to date: {path}")
+            if as_json:
+                print(render.apply_json([], session.store.path, session.csv_path), end="")
+            else:
+                out.print(f"Nothing to do. The CSV is up to date: {path}", markup=False)
             return EXIT_OK
-        if saved is None and not args.auto_approve and not _confirm(out, err):
+        if asks and not _confirm(out, err):
             return EXIT_ERROR
         total = len(plan.pending_changes)
         counter = {"n": 0}
         lock = threading.Lock()
-        progress = render.ProgressLine(err, "applying") if args.quiet else None
+        progress = render.RunProgress(_real(err), "applying")
+        progress.update(0, total)
 
         def report(outcome: Outcome) -> None:
             with lock:
                 counter["n"] += 1
-                if not args.quiet or outcome.status != "done":
-                    if progress:
-                        progress.close()
-                    render.outcome_text(outcome, out, counter["n"], total)
-                if progress:
-                    progress.update(counter["n"], total)
+                progress.update(counter["n"], total)
+                if not as_json and (not args.quiet or outcome.status != "done"):
+                    render.outcome_text(outcome, progress.above(out), counter["n"], total, links=args.verbose)
 
         try:
             result = manager.apply(session, plan, force=args.force, on_outcome=report)
         finally:
-            if progress:
-                progress.close()
-        render.result_text(result, out)
-        out.print(f"State: {session.store.path}   CSV: {session.csv_path}")
+            progress.close()
+        if as_json:
+            order = {change.key: i for i, change in enumerate(plan.changes)}  # plan order, not finishing order
+            outcomes = sorted(result.outcomes, key=lambda o: order.get(o.change.key, len(order)))
+            print(render.apply_json(outcomes, session.store.path, session.csv_path), end="")
+        else:
+            render.result_text(result, out)
+            out.print(f"State: {session.store.path}   CSV: {session.csv_path}", markup=False)
         deferred = result.by_status("deferred")
         if deferred:
             err.print(f"{len(deferred)} change(s) deferred by Zoom's daily limit: run apply again after 00:00 UTC; "
@@ -370,8 +597,11 @@ def cmd_apply(args, out, err) -> int:
         return EXIT_OK if result.ok else EXIT_ERROR
 
 
-def _plan_with_progress(manager: Manager, session: Session, err, *, refresh_live: bool = True, saved=None):
-    progress = render.ProgressLine(err, "refreshing from Zoom")
+def _plan_with_progress(manager: Manager, session: Session, err, *, refresh_live: bool = True,
+                        saved: Plan | None = None) -> Plan:
+    from zoomstate import render
+
+    progress = render.RunProgress(_real(err), "refreshing from Zoom")
     try:
         if saved is not None:
             return manager.recheck(session, saved, progress=progress.update)
@@ -397,6 +627,8 @@ def _confirm(out, err) -> bool:
 
 
 def cmd_show(args, out) -> int:
+    if args.planfile is not None:
+        return _show_plan(args, out)
     manager = _manager(args)
     with manager.session(online=False, operation="show", lock=False) as session:
         state = session.state
@@ -408,7 +640,7 @@ def cmd_show(args, out) -> int:
         print(json.dumps({"state": str(session.store.path), "meetings": rows}, indent=2))
         return EXIT_OK
     if not rows:
-        out.print(f"No managed meetings in {session.store.path}.")
+        out.print(f"No managed meetings in {session.store.path}.", markup=False)
         return EXIT_OK
     for row in rows:
         out.print(f"{row['key']}  {row['meeting_id']}  {row['host_email']}  \"{row['topic']}\"", markup=False)
@@ -416,12 +648,30 @@ def cmd_show(args, out) -> int:
         out.print(f"    join: {row['join_url']}", markup=False)
         if row["registration_url"]:
             out.print(f"    registration: {row['registration_url']}", markup=False)
-    out.print(f"{len(rows)} managed meeting(s) in {session.store.path}")
+    out.print(f"{len(rows)} managed meeting(s) in {session.store.path}", markup=False)
+    return EXIT_OK
+
+
+def _show_plan(args, out) -> int:
+    """A saved plan as text or JSON: reads only the plan file (no meetings file, state or Zoom)."""
+    from zoomstate import render
+    from zoomstate.manager import load_plan_file
+    from zoomstate.plan import PlanError
+
+    plan = load_plan_file(args.planfile)
+    try:
+        if args.format == "json":
+            print(render.plan_json(plan), end="")
+        else:
+            render.plan_text(plan, out, show_unchanged=args.verbose)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a hand-edited file of the right shape
+        raise PlanError(f"{args.planfile}: the plan file is damaged ({exc}): plan again") from None
     return EXIT_OK
 
 
 def cmd_import(args, out) -> int:
     from zoomstate import importer
+    from zoomstate.manager import SetupError
 
     manager = _manager(args)
     if args.csv is not None:
@@ -453,6 +703,9 @@ def cmd_state(args, out, err) -> int:
     if args.state_command not in ("rm", "list"):
         err.print("usage: zoomstate state rm KEY... | zoomstate state list")
         return EXIT_ERROR
+    from zoomstate.plan import PlanError
+    from zoomstate.state import StateStore
+
     manager = _manager(args)
     store = StateStore(manager.state_path)
     if args.state_command == "list":
@@ -467,7 +720,7 @@ def cmd_state(args, out, err) -> int:
             raise PlanError(f"not in the state file: {', '.join(missing)} (see `zoomstate state list`)")
         for key in args.keys:
             meeting = state.meetings.pop(key)
-            out.print(f"Forgot {key} (meeting {meeting.meeting_id} is left as it is in Zoom).")
+            out.print(f"Forgot {key} (meeting {meeting.meeting_id} is left as it is in Zoom).", markup=False)
         store.save(state)
     return EXIT_OK
 

@@ -6,6 +6,7 @@ Credentials in the seed config are never copied: the output says which environme
 from __future__ import annotations
 
 from datetime import date, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ import yaml
 from zoomstate.desired import derive_key
 from zoomstate.document import load_document
 
+SCHEMA_NAME = "meetings.schema.json"
 HEADER = """\
-# yaml-language-server: $schema=https://zoomstate.dev/schemas/meetings.schema.json
+# yaml-language-server: $schema={schema}
 #
 # Recurring Zoom meetings managed by zoomstate. `zoomstate plan` shows what would change,
 # `zoomstate apply` makes it so. Credentials never go in this file: set ZOOM_ACCOUNT_ID,
@@ -45,7 +47,30 @@ def _ordered(meeting: dict[str, Any]) -> dict[str, Any]:
     return {**first, **{k: v for k, v in meeting.items() if k not in first}}
 
 
-def convert_seed(path: str | Path) -> tuple[str, list[str]]:
+def schema_path() -> Path:
+    """The JSON Schema of meetings.yaml installed with zoomstate."""
+    return Path(str(resources.files("zoomstate.schemas").joinpath(SCHEMA_NAME)))
+
+
+def schema_reference(folder: Path) -> str:
+    """How a file written in ``folder`` names the installed schema so that editors find it offline.
+
+    A relative path when the schema lies inside that folder (a checkout of zoomstate: the reference survives
+    moving or cloning the folder), else the schema's absolute path (an installed zoomstate).
+    """
+    schema = schema_path().resolve()
+    try:
+        return schema.relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return schema.as_posix()
+
+
+def header(schema: str | None = None) -> str:
+    """The first lines of a written meetings file; ``schema`` as from :func:`schema_reference`."""
+    return HEADER.format(schema=schema or schema_path().resolve().as_posix())
+
+
+def convert_seed(path: str | Path, *, schema: str | None = None) -> tuple[str, list[str]]:
     """The meetings.yaml text equivalent to a seed JSON config, and notes for the user."""
     doc = load_document(path)
     root = doc.root
@@ -74,14 +99,14 @@ def convert_seed(path: str | Path) -> tuple[str, list[str]]:
         notes.append("left out the zoom_api credentials: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and "
                      "ZOOM_CLIENT_SECRET in the environment (or your CI's secrets) instead")
     notes.append(f"gave {len(out_meetings)} meeting(s) a key (their identity: keep it when you rename a topic)")
-    return HEADER + "\n" + _dump(top), notes
+    return header(schema) + "\n" + _dump(top), notes
 
 
-def starter(today: date) -> str:
+def starter(today: date, *, schema: str | None = None) -> str:
     """A commented starter meetings.yaml whose dates are in the future."""
     monday = today + timedelta(days=7 - today.weekday())  # next Monday
     first_of_month = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
-    return HEADER + f"""
+    return header(schema) + f"""
 # Where `zoomstate apply` writes the CSV of meetings with their join and registration links.
 output_file: zoom_meetings.csv
 

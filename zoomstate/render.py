@@ -33,6 +33,8 @@ MARKDOWN_PART_BUDGET = 64_000
 MARKDOWN_MARKER = "<!-- zoomstate-plan -->"
 ALERT_LIST_MAX = 25  # items named in one alert (part 1 must stay short); the rest are counted
 WARNINGS_MAX = 50
+# Plans with more changes than this are grouped by host, one line per change, so that they fit a terminal.
+LONG_PLAN = 50
 
 
 def make_console(stream: Any, *, color: bool | None = None) -> Console:
@@ -67,9 +69,7 @@ def plan_text(plan: Plan, console: Console, *, show_unchanged: bool = False) -> 
     console.print(Text(f"zoomstate plan for {plan.desired_path} ({source})", style="bold"))
     for warning in plan.warnings:
         console.print(Text("warning: ", style="yellow bold") + Text(warning))
-    if show_unchanged:
-        for note in plan.notes:
-            console.print(Text("note: ", style="cyan") + Text(note))
+    _notes_text(plan.notes, console, every=show_unchanged)
     for error in plan.errors:
         console.print(Text("error: ", style="red bold") + Text(error))
     refusals_text(plan, console)
@@ -78,12 +78,13 @@ def plan_text(plan: Plan, console: Console, *, show_unchanged: bool = False) -> 
         console.print(Text(f"! {len(destructive)} destructive change(s): "
                            + ", ".join(f"{c.action} {c.key}" for c in destructive), style="red bold"))
     console.print()
-    shown = 0
-    for change in plan.changes:
-        if change.action == "unchanged" and not show_unchanged:
-            continue
-        change_text(change, console)
-        shown += 1
+    if len(plan.pending_changes) > LONG_PLAN:
+        _grouped_text(plan, console, show_unchanged=show_unchanged)
+    else:
+        for change in plan.changes:
+            if change.action == "unchanged" and not show_unchanged:
+                continue
+            change_text(change, console)
     for change in plan.changes:
         for diff in change.kept:  # shown whatever the verbosity: the plan leaves these alone on purpose
             console.print(Text("note: ", style="cyan") + Text(kept_note(change.key, diff)))
@@ -128,26 +129,128 @@ def change_text(change: Change, console: Console) -> None:
     console.print()
 
 
-class ProgressLine:
-    """A one-line counter on a terminal's stderr ("refreshing from Zoom: 120/1000"); silent elsewhere."""
+def _notes_text(notes: list[str], console: Console, *, every: bool) -> None:
+    """Notes are information (today: meetings crossing a DST change): one line unless asked for each."""
+    if every:
+        for note in notes:
+            console.print(Text("note: ", style="cyan") + Text(note))
+    elif notes:
+        console.print(Text("note: ", style="cyan") + Text(dst_summary(len(notes))))
+
+
+def dst_summary(count: int) -> str:
+    return (f"{count} meeting{'s' if count != 1 else ''} cross{'' if count != 1 else 'es'} a DST change "
+            "(the local time is kept); -v lists them")
+
+
+def change_line(change: Change) -> Text:
+    """One change on one line: symbol, action, key, topic, and what it does."""
+    line = Text(f"  {SYMBOLS[change.action]} {change.action:<9} ", style=STYLES[change.action] + " bold")
+    line.append(change.key, style="bold")
+    line.append(f'  "{change.topic}"')
+    if change.action == "update" and change.diffs:
+        line.append("  " + ", ".join(d.path for d in change.diffs))
+    elif change.action in ("create", "adopt") and change.schedule:
+        line.append("  " + change.schedule, style="dim")
+    elif change.reason and change.action != "unchanged":
+        line.append(f"  ({change.reason})", style="dim")
+    if change.meeting_id and change.action != "create":
+        line.append(f"  meeting {change.meeting_id}", style="dim")
+    return line
+
+
+def _by_host(changes: Iterable[Change]) -> dict[str, list[Change]]:
+    hosts: dict[str, list[Change]] = {}
+    for change in changes:
+        hosts.setdefault(change.host_email.lower(), []).append(change)
+    return dict(sorted(hosts.items()))
+
+
+def _host_counts(changes: list[Change]) -> str:
+    counts: dict[str, int] = {}
+    for change in changes:
+        counts[change.action] = counts.get(change.action, 0) + 1
+    return ", ".join(f"{counts[a]} {VERBS[a]}" for a in ("create", "adopt", "update", "replace", "delete",
+                                                         "unchanged") if a in counts)
+
+
+def _grouped_text(plan: Plan, console: Console, *, show_unchanged: bool) -> None:
+    shown = [c for c in plan.changes if show_unchanged or c.action != "unchanged"]
+    for host, changes in _by_host(shown).items():
+        console.print(Text(f"{host}: {_host_counts(changes)}", style="bold"))
+        for change in changes:
+            console.print(change_line(change))
+    console.print()
+
+
+def plan_overview(plan: Plan, console: Console) -> None:
+    """A long plan in a few lines: header, warnings and errors, destructive changes, per-host counts."""
+    source = "refreshed from Zoom" if plan.refreshed else "from the state file only"
+    console.print(Text(f"zoomstate plan for {plan.desired_path} ({source})", style="bold"))
+    for warning in plan.warnings:
+        console.print(Text("warning: ", style="yellow bold") + Text(warning))
+    _notes_text(plan.notes, console, every=False)
+    for error in plan.errors:
+        console.print(Text("error: ", style="red bold") + Text(error))
+    destructive = plan.destructive_changes
+    if destructive:
+        console.print(Text(f"! {len(destructive)} destructive change(s):", style="red bold"))
+        for change in destructive:
+            console.print(change_line(change))
+    for host, changes in _by_host(plan.pending_changes).items():
+        console.print(Text(f"  {host}: {_host_counts(changes)}"))
+    console.print(Text(summary_line(plan), style="bold")
+                  + Text("  (-v or `zoomstate plan` lists every change)", style="dim"))
+
+
+def _rate_column() -> Any:
+    """Finished items per second (rich's own rate column counts bytes)."""
+    from rich.progress import ProgressColumn
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:.1f}/s" if speed else "-/s", style="cyan")
+
+    return RateColumn()
+
+
+class RunProgress:
+    """A progress bar with count, rate and time left on a terminal's stderr; nothing on a pipe, a file or
+    TERM=dumb, where each finished change is a plain line instead. Safe to call from worker threads."""
 
     def __init__(self, console: Console, label: str):
         self.console = console
         self.label = label
-        self.enabled = console.is_terminal
-        self._shown = False
+        self.enabled = console.is_terminal and not console.is_dumb_terminal
+        self._progress: Any = None
+        self._task: Any = None
 
     def update(self, done: int, total: int) -> None:
-        if self.enabled and total:
-            self.console.file.write(f"\r{self.label}: {done}/{total}")
-            self.console.file.flush()
-            self._shown = True
+        if not self.enabled or not total:
+            return
+        if self._progress is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _rate_column(),
+                TextColumn("left"), TimeRemainingColumn(), console=self.console, transient=True,
+                redirect_stdout=False, redirect_stderr=False)
+            self._progress.start()
+            self._task = self._progress.add_task(self.label, total=total)
+        # Redraw now: lines printed above the bar show it as it was last drawn.
+        self._progress.update(self._task, completed=done, total=total, refresh=True)
+
+    def above(self, console: Console) -> Console:
+        """Where a line goes while the bar runs: above the bar when both share the terminal."""
+        if self._progress is not None and console.is_terminal:
+            return self._progress.console
+        return console
 
     def close(self) -> None:
-        if self._shown:
-            self.console.file.write("\r\033[K")
-            self.console.file.flush()
-            self._shown = False
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
 
 
 def plan_json(plan: Plan) -> str:
@@ -180,28 +283,54 @@ def refusals(plan: Plan) -> list[Refusal]:
     return found
 
 
-def outcome_text(outcome: Outcome, console: Console, index: int, total: int) -> None:
+def outcome_text(outcome: Outcome, console: Console, index: int, total: int, *, links: bool = False) -> None:
+    """One line per finished change; ``links`` adds the meeting id, join URL and registration URL."""
     change = outcome.change
-    prefix = f"[{index}/{total}] {change.action} {change.key}"
+    line = Text(f"[{index}/{total}] {SYMBOLS[change.action]} {change.action} {change.key}: ", style="bold")
     if outcome.status == "done":
-        console.print(Text(f"{prefix}: ", style="bold") + Text("done", style="green")
-                      + Text(f" {outcome.detail}" if outcome.detail else ""))
+        line += Text("done", style="green") + Text(f" {outcome.detail}" if outcome.detail else "")
+    elif outcome.status == "deferred":
+        line += Text("deferred", style="yellow") + Text(f" ({outcome.detail})")
+    else:
+        line += Text("failed", style="red bold") + Text(f" {outcome.detail}")
+    console.print(line)
+    if links and outcome.status == "done":
         if outcome.meeting_id:
             console.print(Text(f"    - Meeting ID: {outcome.meeting_id}"))
         if outcome.join_url:
             console.print(Text(f"    - Join URL: {outcome.join_url}"))
         if outcome.registration_url:
             console.print(Text(f"    - Registration URL: {outcome.registration_url}"))
-        for diff in outcome.kept:
+    if outcome.status == "done":
+        for diff in outcome.kept:  # always shown: the value sent and the value Zoom kept
             console.print(Text("    - Zoom kept ", style="yellow") + Text(
                 f"{diff.path} = {value_text(diff.before)} (sent {value_text(diff.after)}); "
                 "recorded: not sent again until the meetings file changes it"))
-    elif outcome.status == "deferred":
-        console.print(Text(f"{prefix}: ", style="bold") + Text("deferred", style="yellow")
-                      + Text(f" ({outcome.detail})"))
-    else:
-        console.print(Text(f"{prefix}: ", style="bold") + Text("failed", style="red bold")
-                      + Text(f" {outcome.detail}"))
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    change = outcome.change
+    return {"key": change.key, "action": change.action, "status": outcome.status,
+            "meeting_id": outcome.meeting_id, "join_url": outcome.join_url or None,
+            "registration_url": outcome.registration_url or None, "detail": outcome.detail,
+            "kept": [{"path": d.path, "kept": d.before, "sent": d.after} for d in outcome.kept]}
+
+
+def apply_json(outcomes: Iterable[Outcome], state_path: Any, csv_path: Any) -> str:
+    """apply --format json: every change's outcome and the totals, one document."""
+    changes = [outcome_json(o) for o in outcomes]
+    totals = {"changes": len(changes)} | {s: sum(1 for c in changes if c["status"] == s)
+                                          for s in ("done", "failed", "deferred")}
+    return json.dumps({"changes": changes, "totals": totals, "state": str(state_path), "csv": str(csv_path),
+                       "errors": []}, indent=2, ensure_ascii=False) + "\n"
+
+
+def errors_json(errors: Iterable[Diagnostic | str]) -> str:
+    """A command with --format json that failed: {"errors": [...]}, each with a message (and where, for input)."""
+    items = [{"message": e} if isinstance(e, str) else
+             {"message": e.format(), "severity": e.severity, "file": e.file, "line": e.line, "col": e.col,
+              "field": e.field, "detail": e.message, "hint": e.hint} for e in errors]
+    return json.dumps({"errors": items}, indent=2, ensure_ascii=False) + "\n"
 
 
 def result_text(result: ApplyResult, console: Console) -> None:
@@ -212,16 +341,25 @@ def result_text(result: ApplyResult, console: Console) -> None:
         f"{counts.get('deferred', 0)} deferred.", style=style + " bold"))
 
 
-def diagnostics_text(diagnostics: Iterable[Diagnostic], console: Console) -> None:
+def diagnostics_text(diagnostics: Iterable[Diagnostic], console: Console, *, list_notes: bool = True) -> None:
+    """Each diagnostic on its line; with ``list_notes=False`` the notes become one summary line."""
+    notes = 0
     for d in diagnostics:
+        if d.severity == "note" and not list_notes:
+            notes += 1
+            continue
         style = {"error": "red bold", "warning": "yellow bold"}.get(d.severity, "cyan")
         console.print(Text(d.format(), style=style if console.is_terminal else ""))
+    if notes:
+        console.print(Text("note: ", style="cyan" if console.is_terminal else "") + Text(dst_summary(notes)))
 
 
 def github_annotations(diagnostics: Iterable[Diagnostic]) -> str:
-    """GitHub Actions workflow commands, so a mistake shows on the diff line."""
+    """GitHub Actions workflow commands, so a mistake shows on the diff line. Notes are left out."""
     lines = []
     for d in diagnostics:
+        if d.severity == "note":
+            continue  # information only (DST changes): a notice on every meeting would drown the real ones
         level = {"error": "error", "warning": "warning"}.get(d.severity, "notice")
         props = [f"file={d.file}"]
         if d.line is not None:
