@@ -312,3 +312,16 @@ def test_a_passcode_planned_without_credentials_cannot_be_checked(tmp_path, run,
     result = run("apply", "-f", path, plan_file)
     _refused_without_writes(result, tmp_path, sandbox, before)
     assert "without Zoom credentials" in result.err
+
+
+def test_a_passcode_update_leaves_neither_passcode_in_the_plan_file(tmp_path, run, sandbox):
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync", password="Old1234")])
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    write_meetings(path, [meeting("team-sync", password="New5678")])
+    plan_file = tmp_path / "plan.json"
+    assert run("plan", "-f", path, "--out", plan_file).code == 0
+    text = plan_file.read_text()
+    assert json.loads(text)["summary"]["update"] == 1
+    assert "Old1234" not in text and "New5678" not in text
+    assert run("apply", "-f", path, plan_file).code == 0
+    assert sandbox.meetings()[0]["password"] == "New5678"
