@@ -290,3 +290,38 @@ def test_a_plan_file_that_is_a_folder_is_one_error_line(tmp_path, run, sandbox):
     path = _two(tmp_path)
     result = run("apply", "-f", path, tmp_path)
     assert result.code == 1 and result.err.count("error:") == 1 and str(tmp_path) in result.err
+
+
+def test_a_plan_made_offline_with_credentials_seals_the_passcode_and_applies(tmp_path, run, sandbox, zoom_env):
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync", password="Secret42")])
+    plan_file = tmp_path / "plan.json"
+    assert run("plan", "-f", path, "--refresh=false", "--out", plan_file).code == 0
+    assert "Secret42" not in plan_file.read_text()
+    result = run("apply", "-f", path, plan_file)
+    assert result.code == 0, result.err
+    assert sandbox.meetings()[0]["password"] == "Secret42"
+
+
+def test_a_passcode_planned_without_credentials_cannot_be_checked(tmp_path, run, sandbox):
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync", password="Secret42")])
+    plan_file = tmp_path / "plan.json"
+    assert run("plan", "-f", path, "--refresh=false", "--out", plan_file, env={}).code == 0
+    assert "Secret42" not in plan_file.read_text()
+    sandbox.reset_requests()
+    before = _files(tmp_path)
+    result = run("apply", "-f", path, plan_file)
+    _refused_without_writes(result, tmp_path, sandbox, before)
+    assert "without Zoom credentials" in result.err
+
+
+def test_a_passcode_update_leaves_neither_passcode_in_the_plan_file(tmp_path, run, sandbox):
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync", password="Old1234")])
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    write_meetings(path, [meeting("team-sync", password="New5678")])
+    plan_file = tmp_path / "plan.json"
+    assert run("plan", "-f", path, "--out", plan_file).code == 0
+    text = plan_file.read_text()
+    assert json.loads(text)["summary"]["update"] == 1
+    assert "Old1234" not in text and "New5678" not in text
+    assert run("apply", "-f", path, plan_file).code == 0
+    assert sandbox.meetings()[0]["password"] == "New5678"

@@ -137,7 +137,7 @@ class Change:
         if self.payload is not None and "password" in self.payload:
             data["payload"] = {**self.payload, "password": seal_passcode(self.payload["password"], passcode_key)}
         data["diffs"] = [_sealed_diff(d, passcode_key).to_json() for d in self.diffs]
-        data["kept"] = [d.to_json() for d in self.kept]
+        data["kept"] = [_sealed_diff(d, passcode_key).to_json() for d in self.kept]
         data["destructive"] = self.destructive
         return data
 
