@@ -89,6 +89,16 @@ def test_a_change_too_big_for_one_comment_is_shortened_not_split_or_lost():
     assert everything.count("```diff") == everything.count("\n```\n")
 
 
+def test_a_plan_of_thousands_of_changes_stops_at_the_last_part_and_says_what_it_left_out():
+    changes = [Change(f"meeting-{i:05d}", "create", "new", "h@x.com", "T" * 100, schedule="s" * 300)
+               for i in range(5000)]
+    parts = render.plan_markdown_parts(_plan(changes), max_parts=4)
+    assert len(parts) == 4 and "_Part 4 of 4:" in parts[-1]
+    shown = sum(p.count("<details>") for p in parts)
+    assert f"_{5000 - shown} more change(s) not shown: 4 comments are enough" in parts[-1]
+    assert all(len(p) < render.MARKDOWN_LIMIT for p in parts)
+
+
 def test_markdown_says_apply_will_refuse_past_the_safety_threshold():
     changes = [Change(f"m{i}", "delete", "removed from the meetings file", "h@x.com", f"M{i}", i + 1)
                for i in range(3)]

@@ -31,6 +31,7 @@ VERBS = {"create": "to create", "adopt": "to adopt", "update": "to update", "rep
 MARKDOWN_LIMIT = 65_536
 MARKDOWN_PART_BUDGET = 64_000
 MARKDOWN_MARKER = "<!-- zoomstate-plan -->"
+MARKDOWN_MAX_PARTS = 20  # about 1,500 changes in full; a pull request with more is not read change by change
 ALERT_LIST_MAX = 25  # items named in one alert (part 1 must stay short); the rest are counted
 WARNINGS_MAX = 50
 # Plans with more changes than this are grouped by host, one line per change, so that they fit a terminal.
@@ -379,18 +380,21 @@ def plan_markdown(plan: Plan) -> str:
     return "\n".join(plan_markdown_parts(plan))
 
 
-def plan_markdown_parts(plan: Plan, *, budget: int = MARKDOWN_PART_BUDGET) -> list[str]:
+def plan_markdown_parts(plan: Plan, *, budget: int = MARKDOWN_PART_BUDGET,
+                        max_parts: int = MARKDOWN_MAX_PARTS) -> list[str]:
     """The plan as pull-request comments, each under ``budget`` characters, split between changes.
 
     Part 1 carries the summary and the alerts (what apply will refuse, destructive changes); every part
     starts with its own hidden marker so that the workflow finds and edits the same comments on the next push.
+    Past ``max_parts`` (a plan of thousands of changes) the last part says how many changes it leaves out.
     """
     head = _markdown_head(plan)
     footer = "\n" + summary_line(plan) + "\n"
     blocks = [_change_block(change, budget // 2) for change in
               sorted(plan.pending_changes, key=lambda c: (not c.destructive,))]
-    # Room for the marker and "part i of n" lines, which depend on the number of parts.
-    reserve = 200
+    # Room for the marker, title and "part i of n" lines (they depend on the number of parts) and the last
+    # part's note on what it leaves out.
+    reserve = 400
     parts: list[list[str]] = [[head]]
     size = _length(head) + _length(footer) + reserve
     for block in blocks:
@@ -399,6 +403,8 @@ def plan_markdown_parts(plan: Plan, *, budget: int = MARKDOWN_PART_BUDGET) -> li
             size = _length(footer) + reserve
         parts[-1].append(block)
         size += _length(block)
+    left_out = sum(len(p) for p in parts[max_parts:])
+    parts = parts[:max_parts]
     total = len(parts)
     texts = []
     for number, blocks_of_part in enumerate(parts, start=1):
@@ -406,7 +412,11 @@ def plan_markdown_parts(plan: Plan, *, budget: int = MARKDOWN_PART_BUDGET) -> li
         lines = [marker, "### zoomstate plan" + (" (continued)" if number > 1 else ""), ""]
         if total > 1:
             lines += [f"_Part {number} of {total}: the plan is too long for one comment._", ""]
-        texts.append("\n".join(lines) + "\n" + "".join(blocks_of_part) + footer)
+        more = ""
+        if left_out and number == total:
+            more = (f"\n_{left_out} more change(s) not shown: {max_parts} comments are enough to review. "
+                    "Run `zoomstate plan` (or `--format json`) for the whole plan._\n")
+        texts.append("\n".join(lines) + "\n" + "".join(blocks_of_part) + more + footer)
     return texts
 
 

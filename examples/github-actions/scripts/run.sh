@@ -51,7 +51,13 @@ if [ "$code" -eq 2 ] && [ "$detailed" != true ]; then
   code=1  # 2 means "changes present" only with --detailed-exitcode; otherwise it is a usage error
 fi
 if [ "$ext" = md ] && [ -s "$output_file" ] && [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
-  cat "$output_file" >> "$GITHUB_STEP_SUMMARY"
+  # GitHub takes at most 1 MiB of summary per step.
+  if [ "$(wc -c < "$output_file")" -lt 1000000 ]; then
+    cat "$output_file" >> "$GITHUB_STEP_SUMMARY"
+  else
+    echo "The plan is too long for the job summary: it is in the plan comments and in $output_file." \
+      >> "$GITHUB_STEP_SUMMARY"
+  fi
 fi
 {
   echo "exit-code=$code"
