@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
 from collections import Counter
 from datetime import date, timedelta
+
+import pytest
 
 from tests.conftest import HOSTS, meeting, sandbox_env, write_meetings
 from zoomstate import cli
@@ -71,3 +74,65 @@ def test_parallel_apply_matches_sequential(tmp_path, clock, capsys):
         return live, managed
 
     assert outcome(1) == outcome(8)
+
+
+def _hold(path, ready, release):
+    with StateStore(path).lock("apply"):
+        ready.set()
+        release.wait(10)
+
+
+def _holder_process(state_path):
+    ctx = multiprocessing.get_context("fork")
+    ready, release = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=_hold, args=(state_path, ready, release))
+    proc.start()
+    assert ready.wait(10)
+    return proc, release
+
+
+def test_force_unlock_refuses_a_live_holder_and_says_when_nothing_was_locked(tmp_path, run, sandbox):
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync")])
+    state_path = tmp_path / "state" / "zoomstate.json"
+    proc, release = _holder_process(state_path)
+    try:
+        result = run("force-unlock", "-f", path)
+        assert result.code == 1
+        assert f"pid {proc.pid}" in result.err and "still running" in result.err and "Traceback" not in result.err
+        # Still held: an apply is refused and changes nothing.
+        assert run("apply", "-f", path, "--auto-approve").code == 1 and sandbox.meetings() == []
+    finally:
+        release.set()
+        proc.join(10)
+    result = run("force-unlock", "-f", path)
+    assert result.code == 0 and "nothing to unlock" in result.out
+    assert run("apply", "-f", path, "--auto-approve").code == 0 and len(sandbox.meetings()) == 1
+
+
+def test_lock_timeout_waits_for_the_holder(tmp_path, run, sandbox, clock):
+    """The wait runs on the injected clock: a holder that never leaves fails after the timeout, named."""
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync")])
+    proc, release = _holder_process(tmp_path / "state" / "zoomstate.json")
+    try:
+        start = clock.monotonic()
+        result = run("apply", "-f", path, "--auto-approve", "--lock-timeout", "2m")
+        assert result.code == 1 and f"locked by pid {proc.pid}" in result.err and "waited 120s" in result.err
+        assert clock.monotonic() - start == pytest.approx(120)
+        assert sandbox.meetings() == []
+    finally:
+        release.set()
+        proc.join(10)
+    assert run("apply", "-f", path, "--auto-approve", "--lock-timeout", "30s").code == 0
+
+
+@pytest.mark.parametrize("text, seconds", [("30s", 30), ("2m", 120), ("45", 45), ("1.5h", 5400), ("0", 0)])
+def test_lock_timeout_durations(text, seconds):
+    assert cli.build_parser().parse_args(["apply", "--lock-timeout", text]).lock_timeout == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "-5s", "inf", "5x"])
+def test_lock_timeout_refuses_what_is_not_a_duration(text, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.build_parser().parse_args(["apply", f"--lock-timeout={text}"])
+    assert info.value.code != 0
+    assert "not a duration" in capsys.readouterr().err

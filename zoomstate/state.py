@@ -722,17 +722,20 @@ class StateWriter:
                     self._track()
                 meetings, pending = self._meetings.take(), self._pending.take()
                 self._everything = False
-                line = self.store.journal_entry(self.state, meetings, pending, everything=everything)
-                self._cond.release()  # others may change the state while this is written: they share the next line
+                serial = self.state.serial
                 written = False
                 try:
-                    self.store.append(line)
-                    written = True
+                    line = self.store.journal_entry(self.state, meetings, pending, everything=everything)
+                    self._cond.release()  # others may change the state meanwhile: they share the next line
+                    try:
+                        self.store.append(line)
+                        written = True
+                    finally:
+                        self._cond.acquire()
                 finally:
-                    self._cond.acquire()
                     self._saving = False
                     if not written:  # the line is not on disk: the next one must carry its records again
-                        self.state.serial -= 1
+                        self.state.serial = serial
                         self._meetings.touched |= meetings
                         self._pending.touched |= pending
                         self._everything = self._everything or everything
