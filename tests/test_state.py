@@ -237,12 +237,12 @@ class _FakeMsvcrt:
     LK_UNLCK, LK_NBLCK = 0, 2
 
     def __init__(self):
-        self.calls, self.held_elsewhere = [], False
+        self.calls, self.held_elsewhere = [], 0
 
     def locking(self, fd: int, mode: int, nbytes: int) -> None:
         self.calls.append((mode, os.lseek(fd, 0, os.SEEK_CUR), nbytes))
-        if mode == self.LK_NBLCK and self.held_elsewhere:
-            raise PermissionError(13, "Permission denied")
+        if mode == self.LK_NBLCK and self.held_elsewhere:  # Windows says EACCES or EDEADLOCK
+            raise OSError(self.held_elsewhere, os.strerror(self.held_elsewhere))
 
 
 def test_lock_uses_msvcrt_where_there_is_no_fcntl(tmp_path, monkeypatch):
@@ -256,12 +256,13 @@ def test_lock_uses_msvcrt_where_there_is_no_fcntl(tmp_path, monkeypatch):
         assert '"operation": "apply"' in store.lock_path.read_text()  # the record stays readable
     offset = state_module._WINDOWS_LOCK_OFFSET
     assert fake.calls == [(fake.LK_NBLCK, offset, 1), (fake.LK_UNLCK, offset, 1)]
-    fake.held_elsewhere = True
-    with pytest.raises(LockHeldError):
-        with store.lock("apply"):
-            pass
-    with pytest.raises(LockHeldError):
-        store.force_unlock()
+    for code in (errno.EACCES, errno.EDEADLK):
+        fake.held_elsewhere = code
+        with pytest.raises(LockHeldError):
+            with store.lock("apply"):
+                pass
+        with pytest.raises(LockHeldError):
+            store.force_unlock()
 
 
 def test_start_path_imports_nothing_posix_only(tmp_path):

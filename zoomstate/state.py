@@ -779,8 +779,10 @@ def _try_lock(fd: int, path: Path) -> bool:
         os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
         try:
             _msvcrt.locking(fd, _msvcrt.LK_NBLCK, 1)
-        except PermissionError:  # EACCES / EDEADLOCK: locked by another process
-            return False
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)):  # held by another process
+                return False
+            raise
         return True
     except OSError as exc:
         raise disk_error(path, exc, "lock") from None
