@@ -90,7 +90,7 @@ def test_each_command_lists_only_the_flags_it_takes(capsys):
     for command in (("show",), ("state", "list"), ("state", "rm"), ("force-unlock",), ("export",)):
         text = help_text(capsys, *command)
         assert "--state" in text and "-f FILE" in text, command
-        for flag in (*refresh_only, "--zoom-plan", "--quiet", "--auto-approve"):
+        for flag in (*refresh_only, "--zoom-plan", "--auto-approve", "--detailed-exitcode"):
             assert flag not in text, (command, flag)
     validate = help_text(capsys, "validate")
     assert "--state" not in validate and "--sandbox" not in validate and "--parallelism" not in validate
@@ -217,10 +217,12 @@ def test_show_renders_a_saved_plan_without_state_or_zoom(tmp_path, run, sandbox)
     text = run("show", plan_file, "--state", tmp_path / "missing" / "state.json")
     assert text.code == 0, text.err
     assert "+ create" in text.out and "team-sync" in text.out and "Plan: 2 to create" in text.out
-    as_json = run("show", plan_file, "--format", "json")
-    shown = json.loads(as_json.out)
-    assert shown.pop("refusals") == []  # derived from the plan, so shown but never read back
-    assert shown == json.loads(plan_file.read_text())
+    as_json = json.loads(run("show", plan_file, "--format", "json").out)
+    as_json.pop("refusals")  # what apply would refuse: derived when shown, never read from the file
+    assert as_json == json.loads(plan_file.read_text())
+    quiet = run("show", plan_file, "-q")
+    assert quiet.out.strip().splitlines() == ["Plan: 2 to create, 0 to adopt, 0 to update, 0 to replace, "
+                                              "0 to delete, 0 unchanged."]
     assert len(sandbox.requests) == requests_before  # ... nor Zoom
     assert not (tmp_path / "state").exists() and not (tmp_path / "missing").exists()
 

@@ -7,7 +7,6 @@ answer in the time Python starts, and each command imports just the stages it ru
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -172,7 +171,7 @@ def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
 
     p = command("show", "list managed meetings with their links (from the state file), or render a saved plan")
     _file_args(p)
-    _output_args(p, verbose="with a plan file: list unchanged meetings and every note")
+    _output_args(p, verbose="with a plan file: list unchanged meetings and every note", quiet=True)
     _sandbox_arg(p, online=False)
     p.add_argument("planfile", nargs="?", type=Path,
                    help="a plan saved with `zoomstate plan --out`: shown without reading the state or Zoom"
@@ -452,6 +451,8 @@ def cmd_completion(args, out, err) -> int:
 
 
 def cmd_validate(args, out, err) -> int:
+    import json
+
     from zoomstate.model import InputError
 
     manager = _manager(args)
@@ -627,6 +628,8 @@ def _confirm(out, err) -> bool:
 
 
 def cmd_show(args, out) -> int:
+    import json
+
     if args.planfile is not None:
         return _show_plan(args, out)
     manager = _manager(args)
@@ -642,7 +645,7 @@ def cmd_show(args, out) -> int:
     if not rows:
         out.print(f"No managed meetings in {session.store.path}.", markup=False)
         return EXIT_OK
-    for row in rows:
+    for row in rows if not args.quiet else ():
         out.print(f"{row['key']}  {row['meeting_id']}  {row['host_email']}  \"{row['topic']}\"", markup=False)
         out.print(f"    next: {row['next']} {row['timezone']}", markup=False)
         out.print(f"    join: {row['join_url']}", markup=False)
@@ -662,6 +665,8 @@ def _show_plan(args, out) -> int:
     try:
         if args.format == "json":
             print(render.plan_json(plan), end="")
+        elif args.quiet:
+            out.print(render.summary_line(plan))
         else:
             render.plan_text(plan, out, show_unchanged=args.verbose)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a hand-edited file of the right shape
