@@ -190,6 +190,21 @@ def test_a_dribbling_server_ends_at_the_request_deadline(server: Server, clock):
     assert len(server.api_seen()) == 2  # a read is retried, each attempt bounded
 
 
+def test_a_server_dribbling_its_headers_ends_at_the_request_deadline(server: Server, clock):
+    def headers_forever(h: Handler) -> None:
+        h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Padding: ")
+        for _ in range(300):  # one byte at a time, each well within the read timeout
+            h.wfile.write(b"a")
+            h.wfile.flush()
+            time.sleep(0.01)
+
+    server.api = [headers_forever]
+    zoom = client_for(server, clock, deadline=0.2, max_attempts=1)
+    with pytest.raises(TransportError, match="no complete answer within 0.2 s"):
+        zoom.get_meeting(1)
+    assert zoom.get_meeting(1)["id"] == MEETING["id"]  # the next request is not held by the cut one
+
+
 def test_a_dribbled_create_is_ambiguous_not_replayed(server: Server, clock):
     server.api = [dribble(201)]
     zoom = client_for(server, clock, deadline=0.15)

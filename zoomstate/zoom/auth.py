@@ -214,7 +214,8 @@ class TokenProvider:
         delay = self._backoff.delay(attempt)
         spent = self._transport.monotonic() - started
         if attempt >= self._max_attempts or TOKEN_BUDGET - spent - delay < MIN_ATTEMPT_SECONDS:
-            error.message = f"{error.message.rstrip('.')}; gave up after {attempt} attempts in {spent:.0f} s"
+            tries = f"{attempt} attempt{'s' if attempt != 1 else ''}"
+            error.message = f"{error.message.rstrip('.')}; gave up after {tries} in {spent:.0f} s"
             raise error
         # Said on stderr (the default handler shows warnings): a slow token endpoint is not a silent hang.
         log.warning("%s: attempt %d failed (%s); trying again in %.1f s", self.operation, attempt,

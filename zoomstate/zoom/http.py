@@ -10,6 +10,7 @@ import ipaddress
 import json
 import logging
 import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -21,6 +22,9 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
 import urllib3.exceptions
 
 from zoomstate.clock import Clock
@@ -162,6 +166,68 @@ class ResponseTooLarge(requests.RequestException):
     """The answer's body is larger than zoomstate ever reads."""
 
 
+# The deadline of the send in progress on this thread (a time.monotonic() value), read by the
+# connections below while they wait for an answer's status line and headers.
+_sending = threading.local()
+
+
+class _HeadersWithinDeadline:
+    """Connection mixin: if the status line and headers have not all arrived by the send's deadline, the
+    socket is shut, so a server that dribbles its headers cannot outlast the deadline either (the read
+    timeout alone is per socket read)."""
+
+    sock: Any
+
+    def getresponse(self) -> Any:
+        ends_at = getattr(_sending, "ends_at", None)
+        if ends_at is None:
+            return super().getresponse()  # type: ignore[misc]
+        timer = threading.Timer(max(ends_at - time.monotonic(), 0.0), self._cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        finally:
+            timer.cancel()
+
+    def _cut(self) -> None:
+        sock = self.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _HTTPConnection(_HeadersWithinDeadline, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_HeadersWithinDeadline, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter, with connections that keep the send's deadline while waiting for headers."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        return manager
+
+
 class BearerAuth(requests.auth.AuthBase):
     """Sets the bearer header explicitly, so a ~/.netrc entry can never replace it."""
 
@@ -220,6 +286,8 @@ class Transport:
         if session is None:
             session = requests.Session()
             session.trust_env = self._trust_env
+            for prefix in ("http://", "https://"):
+                session.mount(prefix, _DeadlineAdapter())
             session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
             self._local.session = session
             with self._lock:
@@ -236,12 +304,19 @@ class Transport:
         limit = self.deadline if deadline is None else min(deadline, self.deadline)
         ends_at = self.monotonic() + limit
         try:
-            # Connecting and waiting for the headers each get half the deadline at most (the body is
-            # bounded by the deadline itself, below).
+            # Connecting gets half the deadline at most; the headers and the body the rest of it.
             per_step = max(min(self.timeout, limit / 2), 0.001)
-            response = self.session().request(
-                method, url, timeout=(per_step, per_step), allow_redirects=False, stream=True, **kwargs
-            )
+            _sending.ends_at = time.monotonic() + limit
+            try:
+                response = self.session().request(
+                    method, url, timeout=(per_step, per_step), allow_redirects=False, stream=True, **kwargs
+                )
+            except requests.ConnectionError as exc:
+                if time.monotonic() >= _sending.ends_at:
+                    raise DeadlineExceeded(f"no complete answer within {limit:g} s") from exc
+                raise
+            finally:
+                _sending.ends_at = None
             try:
                 content = self._read_body(response, ends_at, limit)
             except BaseException:
