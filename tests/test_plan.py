@@ -169,6 +169,8 @@ def test_adopt_matches_by_occurrences_and_recovers_pending(tmp_path):
     assert (change.action, change.meeting_id, [d.path for d in change.diffs]) == ("adopt", MEETING_ID, ["schedule"])
     assert change.payload is not None and change.writes == 1
     assert "missing 2027-03-02 09:00" in change.reason and "adopted with a PATCH for schedule" in change.reason
+    from zoomstate.render import summary_line
+    assert "1 to adopt (1 with a PATCH)" in summary_line(build_plan(desired, State(lineage="l"), live, TEST_NOW))
     # Another weekday or time is another meeting: never adopted.
     moved = zoom_get(sent)
     for item in moved["occurrences"]:
