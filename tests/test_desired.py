@@ -534,7 +534,7 @@ def _recurring(kind: str, extra: str, end: str = "    occurrences: 6\n") -> str:
         ("monthly", '    weekly_days: "2"\n', "weekly_days", "this one is monthly"),
         ("weekly", "    monthly_day: 3\n", "monthly_day", "monthly_day is only for monthly meetings"),
         ("daily", "    monthly_week_day: 3\n", "monthly_week_day", "only for monthly meetings"),
-        ("monthly", "    monthly_day: 3\n    monthly_week: 1\n    monthly_week_day: 2\n", "monthly_day",
+        ("monthly", "    monthly_day: 3\n    monthly_week: 1\n", "monthly_day",
          "set monthly_day, or monthly_week with monthly_week_day, not both"),
         ("monthly", "    monthly_week: -1\n", "monthly_week", "monthly_week needs monthly_week_day"),
         ("monthly", "    monthly_week_day: 6\n", "monthly_week_day", "monthly_week_day needs monthly_week"),
@@ -700,3 +700,32 @@ def test_bad_input_files(name: str) -> None:
     assert f"{name}:{line}:" in message
     assert text in message
     assert "Traceback" not in message and 'File "' not in message
+
+
+# -- seed configs the seed script accepts ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("written", ["Weekly", "WEEKLY", "weekly"])
+def test_recurrence_type_in_any_case_is_read_as_the_seed_reads_it(tmp_path: Path, written: str) -> None:
+    config = load(tmp_path, "meetings:\n" + MEETING.replace("recurrence_type: weekly", f"recurrence_type: {written}"))
+    spec = next(iter(config.meetings.values()))
+    assert spec.recurrence_type == "weekly" and spec.weekly_days == (2,)
+    defaults = "defaults:\n  recurrence_type: Daily\nmeetings:\n" + MEETING.replace(
+        "    recurrence_type: weekly\n", "").replace('    weekly_days: "2"\n', "").replace(
+        "end_date: 2027-06-30", "end_date: 2027-03-20")
+    assert next(iter(load(tmp_path, defaults).meetings.values())).recurrence_type == "daily"
+
+
+def test_recurrence_type_typo_is_still_an_error(tmp_path: Path) -> None:
+    diag = only(errors(tmp_path, "meetings:\n" + MEETING.replace("recurrence_type: weekly", "recurrence_type: wekly")))
+    assert diag.field == "meetings[0].recurrence_type" and "daily, weekly or monthly" in diag.hint
+
+
+def test_monthly_day_with_the_week_form_is_a_warning_and_the_week_form_is_used(tmp_path: Path) -> None:
+    text = _recurring("monthly", "    monthly_day: 3\n    monthly_week: 2\n    monthly_week_day: 3\n")
+    config = load(tmp_path, text)
+    spec = next(iter(config.meetings.values()))
+    assert (spec.monthly_day, spec.monthly_week, spec.monthly_week_day) == (None, 2, 3)
+    warning = only([d for d in config.warnings if d.field.endswith("monthly_day")])
+    assert warning.severity == "warning" and warning.line == line_of(text, "monthly_day:")
+    assert "Zoom uses monthly_week and monthly_week_day" in warning.message

@@ -38,3 +38,63 @@ def test_formula_cells_are_neutralised():
 def test_empty_state_writes_header_only(tmp_path):
     path = write_csv(State.new(), tmp_path / "out.csv")
     assert path.read_text().strip() == ",".join([*SEED_COLUMNS, "key"])
+
+
+SEED_HEADER = "created_at,host_email,meeting_id,meeting_topic,start_time,timezone,duration,join_url,registration_url," \
+              "recurrence_type,occurrences\n"
+
+
+def _seed_csv(path, *rows: str) -> bytes:
+    data = (SEED_HEADER + "".join(r + "\n" for r in rows)).encode("utf-8")
+    path.write_bytes(data)
+    return data
+
+
+def test_rows_zoomstate_does_not_own_stay_in_order_after_its_own(tmp_path):
+    path = tmp_path / "zoom_meetings.csv"
+    original = _seed_csv(
+        path,
+        "2026-01-05T10:00:00,a@x.com,71111111111,Old Year,,America/New_York,,https://zoom.us/j/71111111111,,2,"
+        "\"[{'occurrence_id': '1', 'start_time': '2026-02-01T14:00:00Z'}]\"",
+        "2027-01-02T10:00:00,a@x.com,80000000001,Team Sync,,America/New_York,,https://zoom.us/j/80000000001,,2,[]",
+        "2026-01-05T10:00:01,b@x.com,72222222222,Other Tool,,UTC,30,https://zoom.us/j/72222222222,,1,0",
+    )
+    write_csv(_state(), path)
+    rows = read_csv(path)
+    # zoomstate's four rows first (80000000001 is now managed: its seed row is replaced), then the others.
+    assert [r["meeting_id"] for r in rows] == ["80000000000", "80000000001", "80000000002", "80000000003",
+                                               "71111111111", "72222222222"]
+    assert rows[4]["occurrences"].startswith("[{'occurrence_id'") and rows[4]["key"] == ""
+    assert rows[5]["duration"] == "30" and rows[5]["meeting_topic"] == "Other Tool"
+    # The first rewrite of a CSV zoomstate did not write keeps a copy; later rewrites keep the first copy.
+    backup = tmp_path / "zoom_meetings.csv.seed-backup"
+    assert backup.read_bytes() == original
+    state = _state()
+    del state.meetings["k3"]
+    write_csv(state, path)
+    rows = read_csv(path)
+    assert [r["meeting_id"] for r in rows] == ["80000000000", "80000000001", "80000000002",
+                                               "71111111111", "72222222222"]  # its own row of k3 is dropped
+    assert backup.read_bytes() == original
+
+
+def test_a_csv_zoomstate_wrote_gets_no_backup(tmp_path):
+    path = write_csv(_state(), tmp_path / "out.csv")
+    write_csv(State.new(), path)
+    assert not (tmp_path / "out.csv.seed-backup").exists()
+    assert path.read_text().strip() == ",".join([*SEED_COLUMNS, "key"])
+
+
+def test_an_unreadable_csv_is_never_written_over(tmp_path):
+    import pytest
+
+    from zoomstate.export import check_csv_path
+    from zoomstate.state import StateError
+
+    path = tmp_path / "out.csv"
+    path.write_bytes(b"\xff\xfe\x00broken")
+    with pytest.raises(StateError, match="cannot be read as a CSV"):
+        check_csv_path(path)
+    with pytest.raises(StateError, match="not written over"):
+        write_csv(_state(), path)
+    assert path.read_bytes() == b"\xff\xfe\x00broken"

@@ -160,7 +160,63 @@ def test_adopt_matches_by_occurrences_and_recovers_pending(tmp_path):
     state.pending["sync"] = PendingCreate("sync", "alice@example.com", "Sync", {}, "2027-01-04T12:00:00Z")
     change = build_plan(desired, state, live, TEST_NOW).changes[0]
     assert change.reason_code == "recover_pending"
+    # The same series ending earlier (the seed script's end encoding drops the last meeting) is adopted, with
+    # the PATCH that gives it back its missing dates.
     other = zoom_get(sent)
-    other["occurrences"] = other["occurrences"][:2]
+    other["occurrences"] = other["occurrences"][:4]
     live = LiveSnapshot(True, candidates={"sync": [live_meeting(other)]})
+    change = build_plan(desired, State(lineage="l"), live, TEST_NOW).changes[0]
+    assert (change.action, change.meeting_id, [d.path for d in change.diffs]) == ("adopt", MEETING_ID, ["schedule"])
+    assert change.payload is not None and change.writes == 1
+    assert "missing 2027-03-02 09:00" in change.reason and "adopted with a PATCH for schedule" in change.reason
+    from zoomstate.render import summary_line
+    assert "1 to adopt (1 with a PATCH)" in summary_line(build_plan(desired, State(lineage="l"), live, TEST_NOW))
+    # Another weekday or time is another meeting: never adopted.
+    moved = zoom_get(sent)
+    for item in moved["occurrences"]:
+        item["start_time"] = item["start_time"].replace("T14:00", "T15:00")
+    live = LiveSnapshot(True, candidates={"sync": [live_meeting(moved)]})
     assert build_plan(desired, State(lineage="l"), live, TEST_NOW).changes[0].action == "create"
+
+
+def test_duplicates_are_listed_and_deleted_only_on_request(tmp_path):
+    from zoomstate.plan import Plan
+
+    desired, state, sent = setup(tmp_path)
+    copy_body = zoom_get(sent, id=MEETING_ID + 1, created_at="2027-01-04T13:00:00Z")
+    other_topic = zoom_get(sent, id=MEETING_ID + 2, topic="Another")
+    other_time = zoom_get(sent, id=MEETING_ID + 3)
+    other_time["occurrences"] = [{**o, "start_time": o["start_time"].replace("T14:", "T16:")}
+                                 for o in other_time["occurrences"]]
+    live = LiveSnapshot(True, {MEETING_ID: live_meeting(zoom_get(sent))},
+                        candidates={"sync": [live_meeting(b) for b in (copy_body, other_topic, other_time)]})
+    plan = build_plan(desired, state, live, TEST_NOW)
+    assert [(d.key, d.meeting_id, d.of_meeting_id) for d in plan.duplicates] == [("sync", MEETING_ID + 1, MEETING_ID)]
+    assert not plan.has_changes and not plan.destructive_changes
+    plan = build_plan(desired, state, live, TEST_NOW, delete_duplicates=True)
+    (delete,) = plan.pending_changes
+    assert (delete.action, delete.meeting_id, delete.reason_code, delete.destructive) == (
+        "delete", MEETING_ID + 1, "duplicate", True)
+    # Counted for the safety threshold, but never as "every managed meeting would be deleted".
+    assert plan.safety_problem() is None
+    saved = Plan.from_json(plan.to_json())
+    assert saved.duplicates == plan.duplicates and saved.delete_duplicates
+    saved.raise_if_stale(plan)
+    import pytest
+
+    from zoomstate.plan import StalePlanError
+    with pytest.raises(StalePlanError, match="without --delete-duplicates"):
+        build_plan(desired, state, live, TEST_NOW).raise_if_stale(plan)
+    # Offline, nothing is known of Zoom's other meetings: no duplicates.
+    assert build_plan(desired, state, LiveSnapshot(False, candidates=live.candidates), TEST_NOW).duplicates == []
+
+
+def test_adopting_the_oldest_of_several_names_the_others(tmp_path):
+    desired, _, sent = setup(tmp_path)
+    bodies = [zoom_get(sent, id=MEETING_ID + i, created_at=f"2027-01-04T1{i}:00:00Z") for i in (2, 1, 3)]
+    live = LiveSnapshot(True, candidates={"sync": [live_meeting(b) for b in bodies]})
+    plan = build_plan(desired, State(lineage="l"), live, TEST_NOW)
+    change = plan.changes[0]
+    assert (change.action, change.meeting_id) == ("adopt", MEETING_ID + 1)
+    assert f"also found {MEETING_ID + 2}, {MEETING_ID + 3}" in change.reason
+    assert [d.meeting_id for d in plan.duplicates] == [MEETING_ID + 2, MEETING_ID + 3]

@@ -80,7 +80,7 @@ def test_managed_meetings_become_live_views_and_gone_ones_missing(tmp_path):
     assert view.occurrences is not None and len(view.occurrences) == 1  # the deleted one is no meeting
     assert view.local_start is not None and view.local_start.strftime("%Y-%m-%d %H:%M") == "2027-02-08 09:00"
     assert live.missing == {81000000002}
-    assert not live.candidates  # hosts are listed only for meetings not managed yet
+    assert not live.candidates  # the host could not be listed: no duplicates known, and no error for it
 
 
 def test_candidates_are_unclaimed_type8_meetings_of_the_host_and_topic(tmp_path):
@@ -119,3 +119,21 @@ def test_verbose_plan_against_a_zoom_without_user_scope_warns_and_plans(tmp_path
     assert result.code == 0, result.out + result.err
     assert "Skipping user verification" in result.out + result.err
     assert "1 to create" in result.out
+
+
+def test_hosts_of_managed_meetings_are_listed_once_for_duplicates(tmp_path):
+    desired = desired_of(tmp_path, meeting("sync", topic="Sync"), meeting("other", topic="Other"))
+    state = State(lineage="l")
+    state.meetings["sync"] = ManagedMeeting("sync", 81000000001, "alice@example.com", "Sync")
+    state.meetings["other"] = ManagedMeeting("other", 81000000002, "alice@example.com", "Other")
+    items = [list_item(81000000001, "Sync"), list_item(81000000002, "Other"), list_item(81000000003, "Sync"),
+             list_item(81000000004, "Unrelated")]
+    zoom = FakeZoom({i: get_body(i, t) for i, t in ((81000000001, "Sync"), (81000000002, "Other"),
+                                                    (81000000003, "Sync"))}, {"alice@example.com": items})
+    calls: list[str] = []
+    listed = zoom.list_meetings
+    zoom.list_meetings = lambda host: calls.append(host) or listed(host)  # type: ignore[method-assign]
+    live = refresh(zoom, desired, state, parallelism=2)
+    assert calls == ["alice@example.com"]  # one list for the host, however many meetings it has
+    assert [c.meeting_id for c in live.candidates["sync"]] == [81000000003]
+    assert "other" not in live.candidates and 81000000004 not in zoom.gets

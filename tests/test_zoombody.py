@@ -153,3 +153,15 @@ def test_create_answer_without_start_or_duration_reads(missing):
     assert live.meeting_id == 84512345678
     outputs = outputs_of(live)
     assert outputs["join_url"].startswith("https://")
+
+
+def test_same_series_sets_the_end_aside_but_not_the_weekday_or_time():
+    want = DesiredMeeting(spec(), TEST_NOW)
+    occurrences = type8_get()["occurrences"]
+    shorter = live_meeting(type8_get(occurrences=occurrences[:3]))  # the seed's end dropped the last meetings
+    assert want.same_series(shorter.upcoming(TEST_NOW)) and not want.same_schedule(shorter.upcoming(TEST_NOW))
+    later = [{**o, "start_time": o["start_time"].replace("T14:", "T15:")} for o in occurrences]
+    assert not want.same_series(live_meeting(type8_get(occurrences=later)).upcoming(TEST_NOW))
+    # A series that starts a week later is another meeting, whatever its end.
+    assert not want.same_series(live_meeting(type8_get(occurrences=occurrences[1:])).upcoming(TEST_NOW))
+    assert not want.same_series(())

@@ -99,6 +99,12 @@ def _online_args(parser: argparse.ArgumentParser, *, refresh: bool) -> None:
                             help="only this meeting key (repeatable)")
 
 
+def _duplicates_arg(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--delete-duplicates", action="store_true",
+                        help=f"{what}: unmanaged meetings with a managed meeting's host, topic and schedule "
+                             "(a second run of the seed script)")
+
+
 def _lock_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lock-timeout", type=duration, default=0.0, metavar="DURATION",
                         help="wait this long for another run's state lock, e.g. 30s, 2m or seconds "
@@ -154,6 +160,7 @@ def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
                    help="exit 2 when there are changes, 0 when none, 1 on error")
     p.add_argument("--refresh", choices=("true", "false"), default="true",
                    help="read live meetings from Zoom (default true); false plans from the state file alone")
+    _duplicates_arg(p, "plan the listed duplicates as deletes")
 
     p = command("apply", "make Zoom match meetings.yaml, recording every meeting in the state file and the CSV",
                 online=True)
@@ -165,6 +172,7 @@ def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
                    ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
     p.add_argument("--force", action="store_true", help="apply even past the delete/replace safety threshold")
+    _duplicates_arg(p, "also delete the duplicates the plan lists (and nothing else unmanaged)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="text (default); json: one document with every change's outcome and the totals "
                         "(needs --auto-approve or a plan file)")
@@ -186,7 +194,8 @@ def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
     p.add_argument("key", nargs="?", help="the meeting's key in the meetings file")
     p.add_argument("meeting_id", nargs="?", type=int, help="the Zoom meeting id to manage as KEY")
     p.add_argument("--csv", type=Path, metavar="FILE",
-                   help="import every meeting listed in the seed script's CSV output (matched by host and topic)"
+                   help="import every meeting listed in the seed script's CSV output (matched by host, topic and "
+                        "schedule, checked with Zoom)"
                    ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
 
     p = command("convert", "write the meetings.yaml equivalent to a seed script JSON config")
@@ -344,6 +353,7 @@ def _manager(args: argparse.Namespace) -> Manager:
         verbose=getattr(args, "verbose", False),
         targets=list(getattr(args, "target", []) or []),
         lock_timeout=getattr(args, "lock_timeout", 0.0),
+        delete_duplicates=getattr(args, "delete_duplicates", False),
     )
     return Manager(options, environ=args.environ, clock=args.clock)
 
@@ -683,16 +693,19 @@ def cmd_import(args, out) -> int:
         rows = importer.read_seed_csv(args.csv)
         with manager.session(online=True, operation="import", lock=True) as session:
             assert session.client is not None
-            imported, skipped = importer.import_seed_rows(
+            done = importer.import_seed_rows(
                 session.desired, session.state, session.store, session.client, rows, str(args.csv),
                 manager.clock.now(), account_id=session.account_id)
             manager.export(session)
-        for key, meeting_id in imported:
+        for key, meeting_id in done.imported:
             out.print(f"Imported meeting {meeting_id} as {key}.", markup=False)
-        for note in skipped:
+        for note in done.left:
+            out.print(f"left {note}", markup=False)
+        for note in done.skipped:
             out.print(f"skipped {note}", markup=False)
-        out.print(f"{len(imported)} meeting(s) imported, {len(skipped)} skipped. Run `zoomstate plan` next.")
-        return EXIT_OK if not skipped else EXIT_ERROR
+        out.print(f"{len(done.imported)} meeting(s) imported, {len(done.left)} left as they are, "
+                  f"{len(done.skipped)} skipped. Run `zoomstate plan` next.", markup=False)
+        return EXIT_OK if not done.skipped else EXIT_ERROR
     if args.key is None or args.meeting_id is None:
         raise SetupError("import needs KEY and MEETING_ID, or --csv FILE")
     with manager.session(online=True, operation="import", lock=True) as session:

@@ -73,6 +73,7 @@ FIELD_HINTS = {
     "start_time": "write a 24-hour time as HH:MM or HH:MM:SS, e.g. 09:30 or 14:00:00",
     "weekly_days": 'write day numbers 1-7 (1 = Sunday ... 7 = Saturday): "2,4", 2 or [2, 4]',
     "password": "use at most 10 characters from A-Z a-z 0-9 @ _ * -, or ${ENV_NAME}",
+    "recurrence_type": "write daily, weekly or monthly",
     "default_password": "use at most 10 characters from A-Z a-z 0-9 @ _ * -, or ${ENV_NAME}",
 }
 
@@ -523,6 +524,8 @@ class _Merged:
 def _merge(index: int, own: dict[str, Any], defaults: dict[str, Any], shared_password: Any,
            bad: set[str]) -> _Merged:
     inherit = {k: v for k, v in defaults.items() if k not in own and k not in bad}
+    own = _lowercase_recurrence_type(own)
+    inherit = _lowercase_recurrence_type(inherit)
     rtype = own.get("recurrence_type", inherit.get("recurrence_type"))
     # The meeting wins: inherited values that do not apply to it, or contradict it, are dropped.
     if rtype != "weekly":
@@ -545,6 +548,14 @@ def _merge(index: int, own: dict[str, Any], defaults: dict[str, Any], shared_pas
         values["password"] = shared_password
         paths["password"] = ("default_password",)
     return _Merged(index, values, paths, set(bad))
+
+
+def _lowercase_recurrence_type(values: dict[str, Any]) -> dict[str, Any]:
+    """The seed script lowercases recurrence_type before reading it ("Weekly" is weekly): so does zoomstate."""
+    rtype = values.get("recurrence_type")
+    if isinstance(rtype, str) and rtype != rtype.lower():
+        return {**values, "recurrence_type": rtype.lower()}
+    return values
 
 
 def _drop_contradicting_registration(own: dict[str, Any], inherit: dict[str, Any]) -> None:
@@ -620,7 +631,19 @@ def _check_recurrence(m: _Merged, rtype: str, report: _Report) -> None:
     if rtype == "monthly":
         written = v.keys() | m.missing_ok  # a wrong value is reported once, not again as "missing"
         has_week, has_week_day = "monthly_week" in written, "monthly_week_day" in written
-        if "monthly_day" in v and (has_week or has_week_day):
+        if "monthly_day" in v and has_week and has_week_day:
+            # The seed script accepts both forms and then sends only monthly_week + monthly_week_day, dropping
+            # monthly_day (its parse_recurrence_config: "mutually exclusive in Zoom API"); Zoom documents the
+            # two forms as exclusive (recurrence object definitions). So the meeting Zoom holds follows the
+            # week form: zoomstate reads the file the same way and sends only that form.
+            report.add("warning", m.paths.get("monthly_day", m.path),
+                       f"monthly_day {v['monthly_day']} is given together with monthly_week {v['monthly_week']} "
+                       f"and monthly_week_day {v['monthly_week_day']}: Zoom uses monthly_week and "
+                       "monthly_week_day (what the seed script sends), so monthly_day is ignored",
+                       "remove monthly_day to keep the week form, or the two monthly_week fields for a day of "
+                       "the month", name=format_path(m.field_path("monthly_day")))
+            del v["monthly_day"]
+        elif "monthly_day" in v and (has_week or has_week_day):
             _err(m, "monthly_day", "set monthly_day, or monthly_week with monthly_week_day, not both",
                  "keep one form: a day of the month, or a weekday of a week", report)
         elif has_week != has_week_day:

@@ -1,20 +1,39 @@
 """Bring existing Zoom meetings under management without creating anything: one by id, or every meeting
-the seed script's CSV lists (matched to the meetings file by host and topic, checked with GET)."""
+the seed script's CSV lists.
+
+A CSV row is paired with a key only when Zoom agrees: the keys with the row's host and topic are the
+candidates, and the live meeting's series (weekdays, local time, timezone, recurrence; the end aside, as the
+seed script sent end dates as midnight UTC) must be that key's. Two keys of one host and topic are told apart
+that way. Rows whose meeting is gone from Zoom or has no meeting left (earlier years) are history: left in
+the CSV, not imported. Of several rows matching one key, the oldest meeting is imported; the others are
+copies, which `zoomstate plan` lists as duplicates.
+"""
 
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from zoomstate.model import DesiredConfig
+from zoomstate import calendar
+from zoomstate.model import DesiredConfig, MeetingSpec
 from zoomstate.plan import PlanError
 from zoomstate.state import ManagedMeeting, State, StateStore
-from zoomstate.zoom import ZoomClient, ZoomError
-from zoomstate.zoombody import live_meeting, managed_view, outputs_of
+from zoomstate.zoom import MeetingNotFound, ZoomClient, ZoomError
+from zoomstate.zoombody import DesiredMeeting, LiveMeeting, live_meeting, managed_view, outputs_of, same_zone
 
 SEED_CSV_COLUMNS = {"meeting_id", "host_email", "meeting_topic"}
 
+
+@dataclass
+class CsvImport:
+    """What `import --csv` did with each row."""
+
+    imported: list[tuple[str, int]] = field(default_factory=list)  # (key, meeting id)
+    skipped: list[str] = field(default_factory=list)  # rows that need the user: no key, several keys, errors
+    left: list[str] = field(default_factory=list)  # rows left as they are: history, copies, already managed
 
 
 def import_meeting(desired: DesiredConfig, state: State, store: StateStore, client: ZoomClient, key: str,
@@ -30,7 +49,11 @@ def import_meeting(desired: DesiredConfig, state: State, store: StateStore, clie
     taken = state.by_meeting_id()
     if meeting_id in taken:
         raise PlanError(f"meeting {meeting_id} is already managed as {taken[meeting_id]}")
-    meeting = client.get_meeting(meeting_id)
+    _record(state, store, key, spec, client.get_meeting(meeting_id), meeting_id, now, account_id)
+
+
+def _record(state: State, store: StateStore, key: str, spec: MeetingSpec, meeting: dict[str, Any], meeting_id: int,
+            now: datetime, account_id: str | None) -> None:
     host = str(meeting.get("host_email") or spec.host_email)
     if host.lower() != spec.host_email.lower():
         raise PlanError(f"meeting {meeting_id} is hosted by {host}, but {key} says host_email "
@@ -59,31 +82,85 @@ def read_seed_csv(path: Path) -> list[dict[str, str]]:
 
 def import_seed_rows(desired: DesiredConfig, state: State, store: StateStore, client: ZoomClient,
                      rows: list[dict[str, str]], source: str, now: datetime, *,
-                     account_id: str | None = None) -> tuple[list[tuple[str, int]], list[str]]:
-    """Import each row's meeting as the key whose host and topic match. Returns (imported, skipped notes)."""
-    by_host_topic = {(s.host_email.lower(), s.topic): k for k, s in desired.meetings.items()}
-    imported: list[tuple[str, int]] = []
-    skipped: list[str] = []
+                     account_id: str | None = None) -> CsvImport:
+    """Import each row's meeting as the key Zoom agrees it is (see the module's docstring)."""
+    by_host_topic: dict[tuple[str, str], list[str]] = {}
+    for key, spec in desired.meetings.items():
+        by_host_topic.setdefault((spec.host_email.lower(), spec.topic), []).append(key)
+    wants = {key: DesiredMeeting(spec, now) for key, spec in desired.meetings.items()}
+    report = CsvImport()
+    taken = state.by_meeting_id()
+    found: dict[str, list[tuple[LiveMeeting, dict[str, Any], str]]] = {}  # key -> (live, body, where) per row
+    seen: set[int] = set()
     for line, row in enumerate(rows, start=2):
         where = f"{source}:{line}"
-        key = by_host_topic.get((row["host_email"].strip().lower(), row["meeting_topic"]))
-        if key is None:
-            skipped.append(f"{where}: no meeting in {desired.path} has host {row['host_email']} and "
-                           f"topic {row['meeting_topic']!r}: add it, then import again")
+        host, topic = (row.get("host_email") or "").strip(), row.get("meeting_topic") or ""
+        keys = by_host_topic.get((host.lower(), topic), [])
+        if not keys:
+            report.skipped.append(f"{where}: no meeting in {desired.path} has host {host} and topic {topic!r}: "
+                                  "add it, then import again")
             continue
         try:
-            meeting_id = int(row["meeting_id"])
+            meeting_id = int((row.get("meeting_id") or "").strip())
         except ValueError:
-            skipped.append(f"{where}: meeting_id {row['meeting_id']!r} is not a number")
+            report.skipped.append(f"{where}: meeting_id {row.get('meeting_id')!r} is not a number")
             continue
-        if key in state.meetings:
-            if state.meetings[key].meeting_id != meeting_id:
-                skipped.append(f"{where}: {key} is already managed as meeting {state.meetings[key].meeting_id}")
+        if meeting_id in seen:
+            continue  # the same meeting on two rows: said once
+        seen.add(meeting_id)
+        if meeting_id in taken:
+            if taken[meeting_id] not in keys:
+                report.skipped.append(f"{where}: meeting {meeting_id} is already managed as {taken[meeting_id]}")
             continue
         try:
-            import_meeting(desired, state, store, client, key, meeting_id, now, account_id=account_id)
-        except (PlanError, ZoomError) as exc:
-            skipped.append(f"{where}: {exc}")
+            body = client.get_meeting(meeting_id)
+        except MeetingNotFound:
+            report.left.append(f"{where}: meeting {meeting_id} no longer exists in Zoom (an earlier run's?): "
+                               "not imported, its row stays in the CSV")
             continue
-        imported.append((key, meeting_id))
-    return imported, skipped
+        except ZoomError as exc:
+            report.skipped.append(f"{where}: {exc}")
+            continue
+        live = live_meeting(body)
+        if live.host_email and live.host_email.lower() != host.lower():
+            report.skipped.append(f"{where}: meeting {meeting_id} is hosted by {live.host_email} in Zoom, not {host}")
+            continue
+        upcoming = live.upcoming(now)
+        if not upcoming:
+            report.left.append(f"{where}: meeting {meeting_id} has no meeting left (an earlier year's series): "
+                               "not imported, its row stays in the CSV")
+            continue
+        matches = [k for k in keys
+                   if same_zone(live.timezone, wants[k].spec.timezone) and wants[k].same_series(upcoming)]
+        if not matches:
+            schedules = "; ".join(f"{k}: {calendar.summary(wants[k].spec, now)}" for k in keys)
+            report.skipped.append(f"{where}: meeting {meeting_id} ({_series_text(live, upcoming)}) has the host and "
+                                  f"topic of {', '.join(keys)} but not the schedule ({schedules}): not imported; "
+                                  "fix the meetings file, or import it by id if it is meant to change")
+            continue
+        if len(matches) > 1:
+            report.skipped.append(f"{where}: meeting {meeting_id} matches {', '.join(matches)} (same host, topic and "
+                                  "schedule): not imported; give them different schedules, or run "
+                                  f"`zoomstate import KEY {meeting_id}`")
+            continue
+        found.setdefault(matches[0], []).append((live, body, where))
+    for key, rows_found in found.items():
+        rows_found.sort(key=lambda f: (f[0].created_at is None, f[0].created_at or now, f[0].meeting_id))
+        managed = state.meetings.get(key)
+        if managed is None:
+            live, body, where = rows_found[0]
+            _record(state, store, key, desired.meetings[key], body, live.meeting_id, now, account_id)
+            report.imported.append((key, live.meeting_id))
+            copies, kept_id = rows_found[1:], live.meeting_id
+        else:
+            copies, kept_id = rows_found, managed.meeting_id
+        for live, _, where in copies:
+            report.left.append(f"{where}: meeting {live.meeting_id} is a copy of {key}'s meeting {kept_id} (same host, "
+                               "topic and schedule, made later): not imported; `zoomstate plan` lists it as a "
+                               "duplicate")
+    return report
+
+
+def _series_text(live: LiveMeeting, upcoming: tuple[datetime, ...]) -> str:
+    first = upcoming[0].astimezone(live.local_start.tzinfo) if live.local_start is not None else upcoming[0]
+    return f"next on {first.strftime('%a %Y-%m-%d %H:%M')} {live.timezone}, {len(upcoming)} left"

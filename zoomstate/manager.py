@@ -65,6 +65,7 @@ class Options:
     verbose: bool = False
     targets: list[str] = field(default_factory=list)
     lock_timeout: float = 0.0  # seconds to wait for another run's state lock (0: fail at once)
+    delete_duplicates: bool = False  # plan the duplicates of managed meetings as deletes
 
 
 @dataclass
@@ -176,9 +177,13 @@ class Manager:
             client.close()
 
     def make_plan(self, session: Session, *, refresh_live: bool = True,
-                  progress: Callable[[int, int], None] | None = None, targets: list[str] | None = None) -> Plan:
-        """Refresh and plan. ``targets`` (default: the options' --target keys) limits both."""
+                  progress: Callable[[int, int], None] | None = None, targets: list[str] | None = None,
+                  delete_duplicates: bool | None = None) -> Plan:
+        """Refresh and plan. ``targets`` (default: the options' --target keys) limits both; ``delete_duplicates``
+        (default: the option) plans the duplicates as deletes."""
         targets = list(self.options.targets if targets is None else targets)
+        if delete_duplicates is None:
+            delete_duplicates = self.options.delete_duplicates
         warnings: list[str] = []
         if refresh_live and session.client is not None:
             from zoomstate.refresh import refresh, verify_hosts
@@ -191,7 +196,8 @@ class Manager:
             live = LiveSnapshot(refreshed=False)
         live.warnings.extend(warnings)
         with _gc_paused():
-            plan = build_plan(session.desired, session.state, live, self.clock.now(), targets=targets)
+            plan = build_plan(session.desired, session.state, live, self.clock.now(), targets=targets,
+                              delete_duplicates=delete_duplicates)
         if session.account_id and plan.account_id is None:
             plan.account_id = session.account_id
         plan.targets = targets
@@ -204,7 +210,8 @@ class Manager:
         """The plan to carry out for a saved plan file: planned again now from the meetings file, the state and
         Zoom, and returned only when it makes the same changes (else StalePlanError). Nothing of the file is
         carried out: the fresh plan is."""
-        current = self.make_plan(session, targets=saved.targets, progress=progress)
+        current = self.make_plan(session, targets=saved.targets, progress=progress,
+                                 delete_duplicates=saved.delete_duplicates or self.options.delete_duplicates)
         saved.raise_if_stale(current)
         return current
 

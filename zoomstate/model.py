@@ -131,6 +131,7 @@ class LiveSnapshot:
     refreshed: bool
     meetings: dict[int, LiveMeeting] = field(default_factory=dict)  # managed meeting id -> its live view
     missing: set[int] = field(default_factory=set)  # managed ids Zoom reports gone (404 3001)
-    # desired key -> live views of unmanaged meetings of the same host and topic (adopt, recover)
+    # desired key -> live views of unmanaged meetings of the same host and topic (adopt, recover; for a managed
+    # key: its possible duplicates)
     candidates: dict[str, list[LiveMeeting]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)

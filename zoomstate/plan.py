@@ -59,7 +59,11 @@ REASON_CODES: dict[str, str] = {
     "removed_from_file_gone": "no longer in the meetings file, and already gone in Zoom",
     "pending_removed_found": "removed from the file while its create was interrupted; its meeting is in Zoom",
     "pending_removed_forgotten": "removed from the file while its create was interrupted; it never reached Zoom",
+    "duplicate": "an unmanaged meeting of the host with the topic and schedule of a managed one (apply "
+                 "--delete-duplicates)",
 }
+# Plan keys of duplicate deletes: not meeting keys of the file (a duplicate is no managed meeting).
+DUPLICATE_KEY_PREFIX = "duplicate-"
 
 
 class PlanError(Exception):
@@ -211,6 +215,26 @@ def _differing_paths(before: Any, after: Any, prefix: str = "", depth: int = 2) 
     return paths
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """An unmanaged Zoom meeting of a host with the topic and series of one of zoomstate's meetings (a second
+    run of the seed script, or a copy made by hand). Listed by every plan; deleted only on request."""
+
+    key: str  # the meeting it duplicates
+    meeting_id: int
+    host_email: str
+    topic: str
+    of_meeting_id: int | None  # the meeting kept as ``key``
+    created_at: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def change_key(self) -> str:
+        return f"{DUPLICATE_KEY_PREFIX}{self.meeting_id}"
+
+
 @dataclass
 class Plan:
     changes: list[Change]
@@ -226,6 +250,8 @@ class Plan:
     errors: list[str] = field(default_factory=list)
     managed_count: int = 0  # meetings in state when planned, for the safety threshold
     targets: list[str] = field(default_factory=list)  # the --target keys it was limited to (empty: all)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    delete_duplicates: bool = False  # planned with --delete-duplicates: the duplicates are delete changes
     # Keys the digests of passcodes in the plan file (see seal_passcode); never written anywhere.
     passcode_key: bytes | None = field(default=None, repr=False, compare=False)
 
@@ -251,7 +277,8 @@ class Plan:
         destructive = len(self.destructive_changes)
         if destructive == 0:
             return None
-        if self.managed_count >= 2 and destructive >= self.managed_count:
+        of_managed = sum(1 for c in self.destructive_changes if c.reason_code != "duplicate")
+        if self.managed_count >= 2 and of_managed >= self.managed_count:
             # Whatever the count: two meetings files pointed at one state would delete each other's meetings.
             return (f"every managed meeting ({self.managed_count}) would be deleted or replaced: is this the "
                     "right meetings file and --state? Check the plan, then run apply with --force if this is "
@@ -291,6 +318,9 @@ class Plan:
             problems.append("the plan was made for another Zoom account")
         if sorted(self.targets) != sorted(current.targets):
             problems.append("the plan was made for other --target keys")
+        if self.delete_duplicates != current.delete_duplicates:
+            problems.append("the plan was made " + ("with" if self.delete_duplicates else "without")
+                            + " --delete-duplicates")
         problems += self._change_differences(current)
         if problems:
             shown = problems[:MAX_STALE_PROBLEMS]
@@ -355,6 +385,8 @@ class Plan:
             "notes": self.notes,
             "errors": self.errors,
             "changes": [c.to_json(self.passcode_key) for c in self.changes],
+            "duplicates": [d.to_json() for d in self.duplicates],
+            "delete_duplicates": self.delete_duplicates,
         }
 
     def dumps(self) -> str:
@@ -391,6 +423,9 @@ class Plan:
             notes=_strings(data, "notes", "plan"),
             errors=_strings(data, "errors", "plan"),
             targets=_strings(data, "targets", "plan"),
+            duplicates=[_duplicate_from_json(d, f"duplicates[{i}]")
+                        for i, d in enumerate(_field(data, "duplicates", list, "plan", default=[]))],
+            delete_duplicates=_field(data, "delete_duplicates", bool, "plan", default=False),
         )
 
 
@@ -475,6 +510,18 @@ def _change_from_json(data: Any, where: str) -> Change:
         reason_code=_field(data, "reason_code", str, where, default=""),
         kept=_diffs(data, "kept", where),
     )
+
+
+def _duplicate_from_json(data: Any, where: str) -> Duplicate:
+    if not isinstance(data, dict):
+        raise _damaged(where, f"must be an object, not {_shown(data)}")
+    key = _field(data, "key", str, where)
+    if not _KEY.fullmatch(key):
+        raise _damaged(f"{where}.key", f"is not a meeting key: {_shown(key)}")
+    of = _count(data, "of_meeting_id", where, minimum=1) if data.get("of_meeting_id") is not None else None
+    return Duplicate(key, _count(data, "meeting_id", where, minimum=1), _field(data, "host_email", str, where),
+                     _field(data, "topic", str, where, default=""), of,
+                     _field(data, "created_at", str, where, default=""))
 
 
 def _diffs(data: dict[str, Any], name: str, where: str) -> list[FieldDiff]:
@@ -656,8 +703,10 @@ def build_plan(
     now: datetime,
     *,
     targets: Iterable[str] = (),
+    delete_duplicates: bool = False,
 ) -> Plan:
-    """Diff desired against state and live. Pure: no I/O."""
+    """Diff desired against state and live. Pure: no I/O. Duplicates of managed (and adopted) meetings are
+    listed; with ``delete_duplicates`` each is a delete change as well."""
     targets = list(targets)
     known = set(desired.meetings) | set(state.meetings)
     unknown = [t for t in targets if t not in known]
@@ -672,10 +721,14 @@ def build_plan(
     errors: list[str] = []
     claimed: set[int] = set(state.by_meeting_id())  # live meetings already spoken for
 
+    kept_as: dict[str, tuple[DesiredMeeting, int]] = {}  # key -> (desired, the meeting kept), for duplicates
     for key, spec in desired.meetings.items():
         if selected is not None and key not in selected:
             continue
-        change = _plan_desired(key, DesiredMeeting(spec, now), state, live, claimed)
+        want = DesiredMeeting(spec, now)
+        change = _plan_desired(key, want, state, live, claimed)
+        if change.meeting_id is not None and change.action not in ("create", "replace", "delete"):
+            kept_as[key] = (want, change.meeting_id)
         change.schedule = calendar.summary(spec, now)
         change.preview = _preview(spec, now)
         if change.action == "replace" and key in state.meetings and state.meetings[key].managed.get(
@@ -712,8 +765,17 @@ def build_plan(
                                   "reached Zoom (state only)", pending.host_email, pending.topic,
                                   reason_code="pending_removed_forgotten"))
 
+    duplicates = find_duplicates(kept_as, live, claimed) if live.refreshed else []
+    if delete_duplicates:
+        for dup in duplicates:
+            changes.append(Change(dup.change_key, "delete", f"duplicate of {dup.key} (meeting {dup.of_meeting_id}): "
+                                  "same host, topic and schedule, not managed; --delete-duplicates",
+                                  dup.host_email, dup.topic, dup.meeting_id, reason_code="duplicate"))
+
     plan = Plan(
         changes=changes,
+        duplicates=duplicates,
+        delete_duplicates=delete_duplicates,
         desired_path=desired.path,
         desired_sha256=desired.sha256,
         lineage=state.lineage,
@@ -729,6 +791,20 @@ def build_plan(
     )
     plan.warnings.extend(plan.host_budget_warnings())
     return plan
+
+
+def find_duplicates(kept_as: dict[str, tuple[DesiredMeeting, int]], live: LiveSnapshot,
+                    claimed: set[int]) -> list[Duplicate]:
+    """Unmanaged meetings (live candidates no change claimed) of a kept meeting's host with its topic and
+    series, oldest first per key; a meeting is listed once."""
+    seen = set(claimed)
+    found: list[Duplicate] = []
+    for key, (want, kept_id) in kept_as.items():
+        for other in matching(want, live.candidates.get(key, []), seen):
+            seen.add(other.meeting_id)
+            created = other.created_at.strftime("%Y-%m-%dT%H:%M:%SZ") if other.created_at else ""
+            found.append(Duplicate(key, other.meeting_id, want.spec.host_email, other.topic, kept_id, created))
+    return found
 
 
 def _plan_desired(key: str, want: DesiredMeeting, state: State, live: LiveSnapshot,
@@ -784,6 +860,11 @@ def _plan_desired(key: str, want: DesiredMeeting, state: State, live: LiveSnapsh
             return unchanged
         if not from_zoom:
             code, reason = "changed_in_file", "changed in the meetings file"
+        elif not in_file and [d.path for d in diffs] == ["schedule"] and want.same_series(
+                live.meetings[managed.meeting_id].upcoming(want.now)):
+            # Same weekdays, time and zone, another end: e.g. made by the seed script, whose end_date went to
+            # Zoom as midnight UTC (east of UTC the last meeting is lost).
+            code, reason = "drift", "the series ends otherwise in Zoom (drift): the meetings file wins"
         elif not in_file:
             code, reason = "drift", "changed in Zoom (drift): the meetings file wins"
         elif {_group(d.path) for d in diffs} <= {_group(d.path) for d in in_file}:
@@ -799,17 +880,24 @@ def _plan_desired(key: str, want: DesiredMeeting, state: State, live: LiveSnapsh
     # Not managed yet: recover an interrupted create, adopt a matching meeting, or create.
     pending = state.pending.get(key)
     candidates = live.candidates.get(key, [])
-    match = find_match(want, candidates, claimed, created_after=pending.started_at if pending else None,
+    matches = matching(want, candidates, claimed, created_after=pending.started_at if pending else None,
                        created_before=pending.latest_create if pending else None) if (
-        candidates or pending) else None  # nothing to match: the usual case offline, and for new meetings
-    if match is not None:
+        candidates or pending) else []  # nothing to match: the usual case offline, and for new meetings
+    if matches:
+        match = matches[0]
         claimed.add(match.meeting_id)
-        diffs, _ = live_diffs(want, match)
+        diffs, detail = live_diffs(want, match)
         if pending:
             return change("adopt", "recover_pending", "recovering an interrupted create: found it in Zoom",
                           match.meeting_id, diffs)
-        return change("adopt", "adopt_match", "an existing Zoom meeting of this host matches (same topic, time "
-                      "and recurrence)", match.meeting_id, diffs)
+        reason = ("an existing Zoom meeting of this host matches (same topic, time and recurrence)"
+                  + (f"; the oldest of {len(matches)}: also found "
+                     + ", ".join(str(m.meeting_id) for m in matches[1:]) + " (listed as duplicates)"
+                     if len(matches) > 1 else ""))
+        if diffs:
+            reason += "; adopted with a PATCH for " + ", ".join(d.path for d in diffs) + (f" ({detail})" if detail
+                                                                                         else "")
+        return change("adopt", "adopt_match", reason, match.meeting_id, diffs)
     if pending is not None:
         return change("create", "retry_pending", "the previous create did not reach Zoom")
     return change("create", "new", "new")
@@ -817,8 +905,16 @@ def _plan_desired(key: str, want: DesiredMeeting, state: State, live: LiveSnapsh
 
 def find_match(want: DesiredMeeting | dict[str, Any], candidates: list[LiveMeeting], claimed: set[int],
                created_after: str | None = None, created_before: str | None = None) -> LiveMeeting | None:
-    """The oldest unclaimed live meeting that is the wanted one: for a desired meeting, the same topic, zone
-    and upcoming occurrences; for a pending create's fingerprint, the same topic, time, zone and rule.
+    """The oldest unclaimed live meeting that is the wanted one (see :func:`matching`)."""
+    found = matching(want, candidates, claimed, created_after, created_before)
+    return found[0] if found else None
+
+
+def matching(want: DesiredMeeting | dict[str, Any], candidates: list[LiveMeeting], claimed: set[int],
+             created_after: str | None = None, created_before: str | None = None) -> list[LiveMeeting]:
+    """The unclaimed live meetings that are the wanted one, oldest first: for a desired meeting, the same
+    topic, zone and series (its upcoming occurrences, the end aside: see DesiredMeeting.same_series); for a
+    pending create's fingerprint, the same topic, time, zone and rule.
 
     ``created_after`` and ``created_before`` (a pending create's start and deadline) exclude meetings created
     outside that attempt's window, with slack for clock skew: a look-alike made by hand later is not ours.
@@ -832,7 +928,7 @@ def find_match(want: DesiredMeeting | dict[str, Any], candidates: list[LiveMeeti
     if isinstance(want, DesiredMeeting):
         def same(live: LiveMeeting) -> bool:
             return (live.topic == want.spec.topic and same_zone(live.timezone, want.spec.timezone)
-                    and want.same_schedule(live.upcoming(want.now)))
+                    and want.same_series(live.upcoming(want.now)))
     else:
         wanted_identity = identity(want)
 
@@ -847,4 +943,4 @@ def find_match(want: DesiredMeeting | dict[str, Any], candidates: list[LiveMeeti
         and same(live)
     ]
     matches.sort(key=lambda m: (m.created_at or datetime.min.replace(tzinfo=UTC), m.meeting_id))
-    return matches[0] if matches else None
+    return matches

@@ -1,4 +1,5 @@
-"""Read what Zoom holds now: GET every managed meeting, list hosts only where adoption or recovery needs it.
+"""Read what Zoom holds now: GET every managed meeting, and list each host's meetings once (one Medium call
+per 300 meetings of a host, run beside the GETs) for adoption, recovery and duplicates.
 
 The one place besides apply that talks to Zoom. Produces a LiveSnapshot for the planner.
 """
@@ -24,7 +25,7 @@ def refresh(
     progress: Callable[[int, int], None] | None = None,
 ) -> LiveSnapshot:
     """Fetch the live side of the plan. Unmanaged meetings are listed, never read in detail unless they
-    share host and topic with a desired meeting that is not managed yet."""
+    share host and topic with a desired meeting (not managed yet: to adopt it; managed: to find duplicates)."""
     selected = set(targets) or None
     live = LiveSnapshot(refreshed=True)
 
@@ -36,7 +37,10 @@ def refresh(
     # so that it is deleted instead of being left in Zoom, unmanaged.
     abandoned = {k: p for k, p in state.pending.items()
                  if k not in desired.meetings and k not in state.meetings and (selected is None or k in selected)}
-    hosts = sorted({s.host_email for s in unmanaged.values()} | {p.host_email for p in abandoned.values()})
+    # Managed meetings still in the file: their hosts are listed too, for duplicates (a second seed run).
+    kept = {k: m for k, m in state.meetings.items() if k in desired.meetings and (selected is None or k in selected)}
+    hosts = sorted({s.host_email for s in unmanaged.values()} | {p.host_email for p in abandoned.values()}
+                   | {desired.meetings[k].host_email for k in kept})
 
     total = len(managed_ids) + len(hosts)
     done = 0
@@ -61,14 +65,16 @@ def refresh(
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         listed: dict[str, list[dict] | None] = {}
-        for host, items in pool.map(list_host, hosts):
-            listed[host] = items
-            tick()
+        lists = [pool.submit(list_host, host) for host in hosts]  # beside the GETs, not before them
         for meeting_id, body in pool.map(get_managed, managed_ids):
             if body is None:
                 live.missing.add(meeting_id)
             else:
                 live.meetings[meeting_id] = body
+            tick()
+        for future in lists:
+            host, items = future.result()
+            listed[host] = items
             tick()
 
         missing_hosts = [h for h, items in listed.items() if items is None]
@@ -84,6 +90,11 @@ def refresh(
             wanted[key] = candidate_ids(listed.get(spec.host_email) or [], (topic, spec.topic), claimed)
         for key, pending in abandoned.items():
             wanted[key] = candidate_ids(listed.get(pending.host_email) or [], (pending.topic,), claimed)
+        for key, managed in kept.items():
+            spec = desired.meetings[key]
+            ids = candidate_ids(listed.get(spec.host_email) or [], (spec.topic, managed.topic), claimed)
+            if ids:
+                wanted[key] = ids
         to_read = sorted({i for ids in wanted.values() for i in ids})
         details = {mid: body for mid, body in pool.map(get_managed, to_read) if body is not None}
         for key, ids in wanted.items():

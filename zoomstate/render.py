@@ -62,7 +62,26 @@ def value_text(value: Any) -> str:
 def summary_line(plan: Plan) -> str:
     counts = plan.summary
     parts = [f"{counts[a]} {VERBS[a]}" for a in ("create", "adopt", "update", "replace", "delete")]
-    return "Plan: " + ", ".join(parts) + f", {counts['unchanged']} unchanged."
+    patched = sum(1 for c in plan.changes if c.action == "adopt" and c.payload is not None)
+    if patched:  # an adoption with differences is a PATCH of the meeting in Zoom, not only a state record
+        parts[1] += f" ({patched} with a PATCH)"
+    text = "Plan: " + ", ".join(parts) + f", {counts['unchanged']} unchanged"
+    if plan.duplicates and not plan.delete_duplicates:
+        text += f", {len(plan.duplicates)} duplicate(s) listed"
+    return text + "."
+
+
+def duplicate_lines(plan: Plan) -> list[str]:
+    """One line per duplicate: its id, the meeting it copies, and when it was made."""
+    return [f"meeting {d.meeting_id} duplicates {d.key} (meeting {d.of_meeting_id}): \"{d.topic}\", host "
+            f"{d.host_email}" + (f", made {d.created_at}" if d.created_at else "") for d in plan.duplicates]
+
+
+def duplicates_title(plan: Plan) -> str:
+    if plan.delete_duplicates:
+        return f"{len(plan.duplicates)} duplicate(s), deleted by this plan (--delete-duplicates):"
+    return (f"{len(plan.duplicates)} duplicate(s): unmanaged meetings with a managed meeting's host, topic and "
+            "schedule (left alone; `zoomstate apply --delete-duplicates` deletes exactly these):")
 
 
 def plan_text(plan: Plan, console: Console, *, show_unchanged: bool = False) -> None:
@@ -89,6 +108,11 @@ def plan_text(plan: Plan, console: Console, *, show_unchanged: bool = False) -> 
     for change in plan.changes:
         for diff in change.kept:  # shown whatever the verbosity: the plan leaves these alone on purpose
             console.print(Text("note: ", style="cyan") + Text(kept_note(change.key, diff)))
+    if plan.duplicates:
+        console.print(Text(duplicates_title(plan), style="yellow bold"))
+        for line in duplicate_lines(plan):
+            console.print(Text("  " + line))
+        console.print()
     if not plan.has_changes:
         console.print(Text("No changes. Zoom matches meetings.yaml.", style="green"))
         console.print()
@@ -453,6 +477,12 @@ def _markdown_head(plan: Plan) -> str:
     kept_notes = [kept_note(c.key, d) for c in plan.changes for d in c.kept]
     lines += [f"- :information_source: {_md(note)}" for note in kept_notes]
     if warnings or kept_notes:
+        lines.append("")
+    if plan.duplicates:
+        lines += [f"**{_md(duplicates_title(plan))}**", ""]
+        lines += [f"- {_md(line)}" for line in duplicate_lines(plan)[:ALERT_LIST_MAX]]
+        if len(plan.duplicates) > ALERT_LIST_MAX:
+            lines.append(f"- and {len(plan.duplicates) - ALERT_LIST_MAX} more: run `zoomstate plan` to see them all")
         lines.append("")
     if not plan.has_changes:
         lines += ["No changes. Zoom matches meetings.yaml.", ""]

@@ -408,6 +408,29 @@ class DesiredMeeting:
         have = frozenset(occurrences)
         return have == frozenset(self.upcoming) or have == self.upcoming_as_zoom_anchors
 
+    def same_series(self, occurrences: Iterable[datetime]) -> bool:
+        """Whether Zoom's upcoming occurrences are this meeting's series, the end aside: the same instants up
+        to where the shorter of the two ends (so the same weekdays, local time, zone and rule).
+
+        How a key is told apart from another of the same host and topic, and how a meeting made with another
+        end is still recognised: the seed script sent ``end_date`` as ``<end_date>T00:00:00Z``, which drops
+        the last meeting east of UTC. Whether the ends differ is the plan's to say (an update naming the date).
+        """
+        have = sorted(occurrences)
+        if self.same_schedule(have):
+            return True
+        if not have:
+            return False
+        for wanted in (sorted(self.upcoming), sorted(self.upcoming_as_zoom_anchors)):
+            if not wanted:
+                continue
+            cutoff = min(have[-1], wanted[-1])
+            head = [w for w in wanted if w <= cutoff]
+            # Two occurrences at least (when there are two): one shared start alone says little of a series.
+            if len(head) >= min(2, len(wanted), len(have)) and head == [o for o in have if o <= cutoff]:
+                return True
+        return False
+
     @property
     def ignored(self) -> tuple[str, ...]:
         return tuple(getattr(self.spec, "ignore_changes", ()) or ())
