@@ -318,11 +318,15 @@ def test_check_error_more_than_zoom_keeps():
     fiftieth = series(s)[ZOOM_OCCURRENCE_CAP - 1].date().isoformat()
     assert fiftieth == "2027-12-13"
     assert errors == [("k.end_date", "Zoom keeps at most 50 occurrences of a series; this one has 78 from "
-                                     "2027-01-04 to 2028-06-26: set end_date to 2027-12-13 or split it")]
+                                     "2027-01-04 to 2028-06-26: set end_date to 2027-12-13"
+                                     ", split it, or set `rolling: true` (Zoom then holds the next 50 "
+                                     "and each apply extends the series)")]
     counted = spec(start_date=date(2027, 1, 4), occurrences=60, timezone="UTC")
     assert messages(check(counted, utc(2027, 1, 20)), "error") == [
         ("k.occurrences", "Zoom keeps at most 50 occurrences of a series; this one has 57 from 2027-01-25 "
-                          "to 2028-02-21: set occurrences to 53 (last meeting 2028-01-03) or split it")]
+                          "to 2028-02-21: set occurrences to 53 (last meeting 2028-01-03)"
+                          ", split it, or set `rolling: true` (Zoom then holds the next 50 "
+                          "and each apply extends the series)")]
 
 
 def test_check_fifty_upcoming_is_allowed():

@@ -87,6 +87,13 @@ def test_deleted_occurrence_is_not_a_meeting(tmp_path):
     desired, state, sent = setup(tmp_path)
     body = zoom_get(sent)
     body["occurrences"][1]["status"] = "deleted"
+    # Cancelled in Zoom, not in the file: a series PATCH cannot bring it back, so the plan warns instead.
+    live = LiveSnapshot(True, {MEETING_ID: live_meeting(body)}, set())
+    plan = build_plan(desired, state, live, TEST_NOW)
+    assert plan.changes[0].action == "unchanged"
+    assert any("occurrence 2027-02-09 was cancelled in Zoom" in w and "cannot restore" in w for w in plan.warnings)
+    # Gone from Zoom's list altogether: the schedule differs.
+    del body["occurrences"][1]
     change = plan_of(desired, state, body)
     assert change.action == "update" and "missing 2027-02-09 09:00" in change.reason
 

@@ -237,3 +237,35 @@ def test_contract_files_skip_without_the_shared_folder_and_fail_in_ci(tmp_path):
     in_ci = _run_contract_files(tmp_path, "true")
     assert in_ci.returncode == 1, in_ci.stdout + in_ci.stderr
     assert "contract tests must not skip in CI" in in_ci.stdout
+
+
+def test_occurrence_patch_and_delete_match_the_spec(sb, session):
+    """PATCH ?occurrence_id= moves one occurrence and counts as a daily write; DELETE ?occurrence_id= marks it
+    deleted and does not count; the GET after both still matches the document."""
+    created = session.post(f"{sb.api_url}/users/{HOST}/meetings", json=CREATE_BODIES["weekly"], timeout=5).json()
+    url = f"{sb.api_url}/meetings/{created['id']}"
+    first, second, third = (o["occurrence_id"] for o in created["occurrences"][:3])
+    body = {"start_time": "2027-01-05T15:30:00Z", "duration": 30, "agenda": "Moved"}
+    contract.validate_request("meetingUpdate", body)
+    moved = session.patch(url, params={"occurrence_id": first}, json=body, timeout=5)
+    assert moved.status_code == 204 and moved.content == b""
+    assert moved.headers.get("X-RateLimit-Remaining") is not None
+    remaining = int(moved.headers["X-RateLimit-Remaining"])
+    cancelled = session.delete(url, params={"occurrence_id": second, "cancel_meeting_reminder": "false"}, timeout=5)
+    assert cancelled.status_code == 204 and cancelled.content == b""
+    again = session.delete(url, params={"occurrence_id": second}, timeout=5)
+    assert again.status_code == 400 and again.json()["code"] == 3000  # already cancelled
+    bad = session.patch(url, params={"occurrence_id": second}, json={"duration": 20}, timeout=5)
+    assert bad.status_code == 400 and bad.json()["code"] == 3000  # a cancelled occurrence cannot change
+    wrong = session.patch(url, params={"occurrence_id": third}, json={"topic": "No"}, timeout=5)
+    assert wrong.status_code == 400 and wrong.json()["code"] == 300
+    later = session.patch(url, params={"occurrence_id": third}, json={"duration": 50}, timeout=5)
+    assert int(later.headers["X-RateLimit-Remaining"]) == remaining - 1  # the DELETEs took none of the 100
+    got = session.get(url, timeout=5).json()
+    contract.validate_response("meeting", 200, got)
+    by_id = {o["occurrence_id"]: o for o in got["occurrences"]}
+    assert by_id[first]["start_time"] == "2027-01-05T15:30:00Z" and by_id[first]["duration"] == 30
+    assert by_id[second]["status"] == "deleted"
+    assert by_id[third]["duration"] == 50 and by_id[third]["status"] == "available"
+    one = session.get(url, params={"occurrence_id": first}, timeout=5).json()
+    assert one["start_time"] == "2027-01-05T15:30:00Z" and one["duration"] == 30

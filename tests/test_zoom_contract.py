@@ -254,3 +254,19 @@ def test_bodies_sent_to_the_sandbox_match_the_document():
         else:
             assert record.body is None
     assert checked == len(MORE_CREATE_BODIES) + 2
+
+
+def test_occurrence_calls_send_what_the_document_describes(stub: Stub):
+    """PATCH and DELETE with occurrence_id: the query parameters and the body the document declares."""
+    zoom = make_client(stub, FakeClock())
+    stub.api = [Canned(204), Canned(204), Canned(204)]
+    zoom.update_occurrence(MEETING_ID, "1801756800000", {"start_time": "2027-02-08T15:00:00Z", "duration": 30,
+                                                          "agenda": "Quarter review"})
+    zoom.cancel_occurrence(MEETING_ID, "1802361600000")
+    zoom.cancel_occurrence(MEETING_ID, "1802966400000", notify=True)
+    zoom.close()
+    assert check_requests(stub) == ["meetingUpdate", "meetingDelete", "meetingDelete"]
+    queries = [s.query for s in stub.api_requests]
+    assert queries == [{"occurrence_id": "1801756800000"},
+                       {"occurrence_id": "1802361600000", "cancel_meeting_reminder": "false"},
+                       {"occurrence_id": "1802966400000", "cancel_meeting_reminder": "true"}]

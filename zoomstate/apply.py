@@ -19,7 +19,16 @@ from zoomstate.model import DesiredConfig
 from zoomstate.plan import Change, FieldDiff, Plan, find_match, live_value
 from zoomstate.state import ManagedMeeting, PendingCreate, State, StateStore, StateWriter
 from zoomstate.zoom import AmbiguousCreateError, DailyLimitError, ZoomClient, ZoomError
-from zoomstate.zoombody import DesiredMeeting, LiveMeeting, candidate_ids, live_meeting, outputs_of, same_zone
+from zoomstate.zoombody import (
+    DesiredMeeting,
+    LiveMeeting,
+    OccurrenceChange,
+    candidate_ids,
+    live_meeting,
+    occurrence_changes,
+    outputs_of,
+    same_zone,
+)
 
 CREATE_ATTEMPTS = 3
 
@@ -108,7 +117,7 @@ class Applier:
         action = change.action
         if action == "create":
             meeting, sent = self._create(change)
-            return self._done(change, meeting, sent=sent)
+            return self._done(change, self._occurrences(change, meeting, series_written=True), sent=sent)
         if action == "adopt":
             return self._adopt(change)
         if action == "update":
@@ -202,11 +211,17 @@ class Applier:
         if body is not None:
             self.client.update_meeting(change.meeting_id, body)
         meeting = live_meeting(self.client.get_meeting(change.meeting_id))
+        meeting = self._occurrences(change, meeting, series_written=body is not None)
         return self._done(change, meeting, adopted=True, sent=body)
 
     def _update(self, change: Change) -> Outcome:
         assert change.meeting_id is not None
         body = self._payload(change) if change.payload is not None else None
+        if body is None and change.occurrences:  # only single occurrences to cancel or move
+            self._occurrence_calls(change.meeting_id, change.occurrences)
+            outcome = self._done(change, live_meeting(self.client.get_meeting(change.meeting_id)))
+            outcome.detail = "; ".join(o.text() for o in change.occurrences)
+            return outcome
         if body is None:  # Zoom already matches (or only prevent_delete changed): record what Zoom holds
             outcome = self._done(change, live_meeting(self.client.get_meeting(change.meeting_id)))
             outcome.detail = "state updated"
@@ -215,7 +230,7 @@ class Applier:
         self.client.update_meeting(change.meeting_id, body)
         self.crash.reach("after-update")
         meeting = live_meeting(self.client.get_meeting(change.meeting_id))
-        return self._done(change, meeting, sent=body)
+        return self._done(change, self._occurrences(change, meeting, series_written=True), sent=body)
 
     def _replace(self, change: Change) -> Outcome:
         old_id = change.meeting_id
@@ -226,7 +241,7 @@ class Applier:
             self.crash.reach("before-delete")
             self.client.delete_meeting(old_id)
             self.crash.reach("after-delete")
-        outcome = self._done(change, meeting, sent=sent)
+        outcome = self._done(change, self._occurrences(change, meeting, series_written=True), sent=sent)
         outcome.detail = f"replaced meeting {old_id}"
         return outcome
 
@@ -243,6 +258,30 @@ class Applier:
         self.writer.commit(forget)
         detail = "deleted" if existed else "already gone in Zoom" if change.meeting_id else "pending create forgotten"
         return Outcome(change, "done", detail, change.meeting_id)
+
+    def _occurrences(self, change: Change, meeting: LiveMeeting, *, series_written: bool) -> LiveMeeting:
+        """Cancel and move single occurrences, after the series call; returns the meeting as Zoom then holds it.
+
+        After a series call the calls are worked out again from what Zoom now holds (a create has just made
+        the occurrence ids; a PATCH may have reset them); otherwise the plan's calls are made as planned.
+        """
+        want = self._desired(change)
+        ops = change.occurrences
+        if series_written:
+            if want is None or (not want.spec.skip_dates and not want.spec.overrides):
+                return meeting
+            ops, _ = occurrence_changes(want, meeting)
+        if not ops:
+            return meeting
+        self._occurrence_calls(meeting.meeting_id, ops)
+        return live_meeting(self.client.get_meeting(meeting.meeting_id))
+
+    def _occurrence_calls(self, meeting_id: int, ops: list[OccurrenceChange]) -> None:
+        for op in ops:
+            if op.op == "cancel":
+                self.client.cancel_occurrence(meeting_id, op.occurrence_id, notify=op.notify)
+            else:
+                self.client.update_occurrence(meeting_id, op.occurrence_id, op.body())
 
     # ------------------------------------------------------------------------------------------ state
 

@@ -9,6 +9,7 @@ falls in a DST gap resolves the way ``zoneinfo`` does with ``fold=0``.
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 import operator
 import weakref
@@ -292,6 +293,10 @@ def preview(spec: MeetingSpec, now: datetime) -> Preview:
     if shown is not None and shown[0] is now:
         return shown[1]  # frozen: safe to hand out again
     starts, past = line.starts, line.past_count(now)
+    if spec.skip_dates:  # cancelled occurrences are not meetings: counts and landmarks leave them out
+        skipped = frozenset(spec.skip_dates)
+        past = sum(1 for s in starts[:past] if s.date() not in skipped)
+        starts = tuple(s for s in starts if s.date() not in skipped)
     result = Preview(
         total=len(starts),
         past=past,
@@ -338,6 +343,19 @@ def rule_body(rule: Rule) -> dict[str, Any]:
     return body
 
 
+def rolls(spec: MeetingSpec, upcoming: int) -> bool:
+    """Whether Zoom holds only a window of the series (rolling, and longer than the cap or without end)."""
+    return spec.rolling and (upcoming > ZOOM_OCCURRENCE_CAP or (spec.end_date is None and spec.occurrences is None))
+
+
+def held(spec: MeetingSpec, now: datetime) -> tuple[datetime, ...]:
+    """The series' occurrences after ``now`` that Zoom holds (aware, local): all of them, or for a rolling
+    series the next 50. Skipped dates included: Zoom keeps those as cancelled occurrences."""
+    line = _timeline(spec)
+    upcoming = line.starts[line.past_count(now):]
+    return upcoming[:ZOOM_OCCURRENCE_CAP] if rolls(spec, len(upcoming)) else upcoming
+
+
 def zoom_schedule(spec: MeetingSpec, now: datetime) -> ZoomSchedule:
     """start_time, timezone and recurrence for a create or PATCH body.
 
@@ -354,7 +372,12 @@ def zoom_schedule(spec: MeetingSpec, now: datetime) -> ZoomSchedule:
                f"every occurrence is already past (the last was {starts[-1].date().isoformat()})")
         )
     recurrence = rule_body(line.rule)
-    if spec.end_date is not None:
+    if rolls(spec, len(upcoming)):
+        # Zoom holds the next 50: the end is the last of them, moved forward by each later apply.
+        recurrence["end_date_time"] = _end_of_day_utc(upcoming[ZOOM_OCCURRENCE_CAP - 1 if len(upcoming) >
+                                                               ZOOM_OCCURRENCE_CAP else -1].date(),
+                                                      ZoneInfo(spec.timezone))
+    elif spec.end_date is not None:
         recurrence["end_date_time"] = _end_of_day_utc(spec.end_date, ZoneInfo(spec.timezone))
     else:
         recurrence["end_times"] = len(upcoming)
@@ -500,7 +523,8 @@ def _cap_error(spec: MeetingSpec, past: int, upcoming: Sequence[datetime]) -> Di
     return _diag(spec, _end_field(spec), "error",
                  f"Zoom keeps at most {ZOOM_OCCURRENCE_CAP} occurrences of a series; this one has "
                  f"{len(upcoming)} from {upcoming[0].date().isoformat()} to "
-                 f"{upcoming[-1].date().isoformat()}: {fix} or split it")
+                 f"{upcoming[-1].date().isoformat()}: {fix}, split it, or set `rolling: true` (Zoom then "
+                 "holds the next 50 and each apply extends the series)")
 
 
 def _warnings(spec: MeetingSpec, rule: Rule, line: _Timeline, past: int) -> list[Diagnostic]:
@@ -564,6 +588,110 @@ def check(spec: MeetingSpec, now: datetime) -> list[Diagnostic]:
         return [_diag(spec, "end_date" if spec.end_date is not None else "start_date", "error",
                       f"every occurrence is already past: move {fix} forward")]
     out: list[Diagnostic] = []
-    if len(upcoming) > ZOOM_OCCURRENCE_CAP:
+    if len(upcoming) > ZOOM_OCCURRENCE_CAP and not spec.rolling:
         out.append(_cap_error(spec, past, upcoming))
-    return out + _warnings(spec, line.rule, line, past)
+    return out + _warnings(spec, line.rule, line, past) + _occurrence_warnings(spec, line, now)
+
+
+def _occurrence_warnings(spec: MeetingSpec, line: _Timeline, now: datetime) -> list[Diagnostic]:
+    """skip_dates and overrides that name no meeting day of the series (past dates are let be)."""
+    if not spec.skip_dates and not spec.overrides:
+        return []
+    days = {s.date() for s in line.starts}
+    today = now.astimezone(line.starts[0].tzinfo).date() if line.starts else now.date()
+    last = line.starts[-1].date() if line.starts and len(line.starts) < SERIES_LIMIT else date.max
+    out = []
+    stray = [d.isoformat() for d in spec.skip_dates if d >= today and d <= last and d not in days]
+    if stray:
+        out.append(_diag(spec, "skip_dates", "warning",
+                         f"{_named_list(stray)} {'is' if len(stray) == 1 else 'are'} not a meeting day of this "
+                         f"series ({describe(spec)}): nothing to skip there"))
+    skipped = set(spec.skip_dates)
+    for override in spec.overrides:
+        if override.date in skipped:
+            out.append(_diag(spec, "overrides", "warning",
+                             f"{override.date.isoformat()} is also in skip_dates: the occurrence is cancelled "
+                             "and the override does nothing"))
+        elif override.date >= today and override.date not in days and override.date <= last:
+            out.append(_diag(spec, "overrides", "warning",
+                             f"{override.date.isoformat()} is not a meeting day of this series "
+                             f"({describe(spec)}): the override does nothing"))
+    return out
+
+
+def occurrence_times(spec: MeetingSpec, now: datetime) -> list[tuple[datetime, datetime]]:
+    """(start, end) of each occurrence Zoom holds after ``now`` as the file wants it: skipped dates left out,
+    overrides applied. Aware, in the meeting's zone."""
+    skipped = frozenset(spec.skip_dates)
+    overrides = {o.date: o for o in spec.overrides}
+    out = []
+    for start in held(spec, now):
+        day = start.date()
+        if day in skipped:
+            continue
+        duration = spec.duration
+        override = overrides.get(day)
+        if override is not None:
+            if override.start_time is not None:
+                start = datetime.combine(day, override.start_time, start.tzinfo)
+            duration = override.duration or duration
+        out.append((start, start + timedelta(minutes=duration)))
+    return out
+
+
+_OVERLAP_PAIRS = 3  # pairs named per host
+_OVERLAP_NAMED = 5  # pairs named in all; further overlaps are counted in one line
+
+
+def double_bookings(specs: Iterable[MeetingSpec], now: datetime, limit: int = 1) -> list[Diagnostic]:
+    """A warning per pair of meetings of one host that overlap on some occurrence (more than ``limit`` at once),
+    naming both keys and the first date. A sweep over each host's sorted occurrences: O(n log n)."""
+    hosts: dict[str, list[MeetingSpec]] = {}
+    for spec in specs:
+        hosts.setdefault(spec.host_email.lower(), []).append(spec)
+    out: list[Diagnostic] = []
+    more, more_hosts = 0, 0  # overlaps past the named pairs: counted, not named (a bad file could have millions)
+    for mine in hosts.values():
+        if len(mine) <= limit:
+            continue  # too few meetings to be over the limit at any moment
+        intervals: list[tuple[float, float, int]] = []
+        for index, spec in enumerate(mine):
+            try:
+                times = occurrence_times(spec, now)
+            except (ValueError, ZoneInfoNotFoundError):
+                continue
+            intervals.extend((start.timestamp(), end.timestamp(), index) for start, end in times)
+        intervals.sort()
+        active: list[tuple[float, int]] = []  # heap of (end, meeting index)
+        reported: set[tuple[int, int]] = set()
+        counted = more
+        for start, end, index in intervals:
+            while active and active[0][0] <= start:
+                heapq.heappop(active)
+            if len(active) >= limit:
+                if len(reported) >= _OVERLAP_PAIRS or len(out) >= _OVERLAP_NAMED:
+                    more += 1
+                    heapq.heappush(active, (end, index))
+                    continue
+                for _, other in active:
+                    pair = (min(other, index), max(other, index))
+                    if other == index or pair in reported:
+                        continue
+                    if len(reported) >= _OVERLAP_PAIRS or len(out) >= _OVERLAP_NAMED:
+                        more += 1
+                        break
+                    reported.add(pair)
+                    first, second = mine[pair[0]], mine[pair[1]]
+                    moment = datetime.fromtimestamp(start, ZoneInfo(mine[index].timezone))
+                    out.append(_diag(mine[index], "start_time", "warning",
+                                     f"host {mine[index].host_email} is double-booked: {first.key} and "
+                                     f"{second.key} overlap, first on {moment.date().isoformat()} at "
+                                     f"{_clock(moment.time())} {mine[index].timezone} (more than {limit} at "
+                                     "once: see max_concurrent_meetings_per_host)"))
+            heapq.heappush(active, (end, index))
+        more_hosts += more > counted
+    if more:
+        out.append(Diagnostic("warning", "", None, None, "max_concurrent_meetings_per_host",
+                              f"{more} more overlapping occurrences of {more_hosts} host(s) beyond the double "
+                              "bookings named above"))
+    return out

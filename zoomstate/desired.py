@@ -42,7 +42,7 @@ from zoomstate.document import (
     plain_scalar,
     printable,
 )
-from zoomstate.model import DesiredConfig, Diagnostic, InputError, MeetingSpec, Position, Severity
+from zoomstate.model import DesiredConfig, Diagnostic, InputError, MeetingSpec, Override, Position, Severity
 
 if TYPE_CHECKING:  # jsonschema is imported only when a file has schema errors
     from jsonschema import Draft202012Validator
@@ -464,11 +464,19 @@ def _start_time(text: str) -> time:
     return time(parts[0], parts[1], parts[2] if len(parts) > 2 else 0)
 
 
+def _overrides(items: list[dict[str, Any]]) -> tuple[Override, ...]:
+    return tuple(Override(date.fromisoformat(item["date"]),
+                          _start_time(item["start_time"]) if "start_time" in item else None,
+                          int(item["duration"]) if "duration" in item else None, item.get("agenda"))
+                 for item in items)
+
+
 # Converters for fields whose YAML value is not already the MeetingSpec value; a ValueError means
 # the value passed the schema's form check but is not real (2027-02-30).
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     "start_date": date.fromisoformat, "end_date": date.fromisoformat, "start_time": _start_time,
     "weekly_days": _weekly_days, "ignore_changes": lambda paths: tuple(dict.fromkeys(paths)),
+    "overrides": _overrides,
 }
 
 
@@ -614,9 +622,10 @@ def _check_end(m: _Merged, report: _Report) -> None:
     if "end_date" in v and "occurrences" in v:
         blame = "occurrences" if not m.inherited("occurrences") else "end_date"
         _err(m, blame, "set end_date or occurrences, not both", "remove one of them", report)
-    elif not ({"end_date", "occurrences"} & (v.keys() | m.missing_ok)):
+    elif not ({"end_date", "occurrences"} & (v.keys() | m.missing_ok)) and not v.get("rolling"):
         report.error(m.path, "set end_date or occurrences: one of them is required",
-                     "add `end_date: YYYY-MM-DD`, or `occurrences: N` from 1 to 50")
+                     "add `end_date: YYYY-MM-DD`, or `occurrences: N` from 1 to 50, or `rolling: true` for a "
+                     "series without end")
 
 
 def _check_recurrence(m: _Merged, rtype: str, report: _Report) -> None:
@@ -821,6 +830,7 @@ def load_desired(path: str | Path, *, environ: Mapping[str, str] | None = None,
         raise InputError(sorted(report.errors, key=_line_order))
     return DesiredConfig(
         path=doc.path, sha256=doc.sha256, output_file=output_file, meetings=specs,
+        max_concurrent_meetings_per_host=max_concurrent(root),
         warnings=sorted(report.warnings, key=_line_order), credentials=credentials,
     )
 
@@ -844,6 +854,9 @@ def _meetings(root: Mapping[str, Any], report: _Report, now: datetime) -> dict[s
         bad = {k for k in item if k not in own and k in _field_types()}
         inherited_bad = {k for k in bad_defaults if k not in item}
         merged.append(_merge(index, own, defaults, shared, bad | inherited_bad))
+    calendars = _calendars(root, report)
+    for m in merged:
+        _resolve_skips(m, calendars, report)
     valid = [m for m in merged if _check_meeting(m, report)]
     keys = _check_keys(merged, report)
     specs: dict[str, MeetingSpec] = {}
@@ -855,4 +868,50 @@ def _meetings(root: Mapping[str, Any], report: _Report, now: datetime) -> dict[s
         specs[key] = spec
         for diag in cal.check(spec, now):
             (report.errors if diag.severity == "error" else report.warnings).append(diag)
+    report.warnings.extend(cal.double_bookings(specs.values(), now, max_concurrent(root)))
     return specs
+
+
+def max_concurrent(root: Mapping[str, Any]) -> int:
+    """The top-level max_concurrent_meetings_per_host (checked by the schema), 1 when absent."""
+    value = root.get("max_concurrent_meetings_per_host", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
+
+
+def _calendars(root: Mapping[str, Any], report: _Report) -> dict[str, tuple[date, ...]]:
+    """The top-level calendars: name -> its dates; a date that is not real is an error at its place."""
+    block = root.get("calendars")
+    if not isinstance(block, dict) or report.is_bad(("calendars",)):
+        return {}
+    out: dict[str, tuple[date, ...]] = {}
+    for name, items in block.items():
+        if not isinstance(items, list) or report.has_bad(("calendars", name)):
+            continue
+        dates = []
+        for i, text in enumerate(items):
+            try:
+                dates.append(date.fromisoformat(text))
+            except (TypeError, ValueError):
+                report.error(("calendars", name, i), f"{text} is not a real date", "check the day and month")
+        out[name] = tuple(dates)
+    return out
+
+
+def _resolve_skips(m: _Merged, calendars: Mapping[str, tuple[date, ...]], report: _Report) -> None:
+    """skip_dates as dates: each item a date or the name of a calendar."""
+    items = m.values.get("skip_dates")
+    if items is None:
+        return
+    base = m.paths.get("skip_dates", m.field_path("skip_dates"))
+    found: list[date] = []
+    for i, text in enumerate(items):
+        if text in calendars:
+            found.extend(calendars[text])
+            continue
+        try:
+            found.append(date.fromisoformat(text))
+        except ValueError:
+            known = ", ".join(sorted(calendars)) or "none are defined"
+            report.error((*base, i), f"`{text}` is neither a date (YYYY-MM-DD) nor a calendar name",
+                         f"calendars: {known}")
+    m.values["skip_dates"] = tuple(sorted(set(found)))

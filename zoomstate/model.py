@@ -60,11 +60,22 @@ class InputError(Exception):
 
 
 @dataclass(frozen=True)
+class Override:
+    """A one-off change to the occurrence on ``date`` (the meeting's local date); None keeps the series' value."""
+
+    date: date
+    start_time: time | None = None
+    duration: int | None = None
+    agenda: str | None = None
+
+
+@dataclass(frozen=True)
 class MeetingSpec:
     """One desired recurring meeting, validated, with defaults applied and calendar defaults resolved.
 
     ``weekly_days`` uses Zoom's digits (1 = Sunday ... 7 = Saturday), sorted, no duplicates.
-    Exactly one of ``end_date`` / ``occurrences`` is set. Exactly one monthly form is set for monthly.
+    Exactly one of ``end_date`` / ``occurrences`` is set (a rolling meeting may set neither:
+    endless). Exactly one monthly form is set for monthly.
     """
 
     key: str
@@ -99,6 +110,12 @@ class MeetingSpec:
     prevent_delete: bool = False
     # Field paths sent at create and never compared after (Terraform's lifecycle ignore_changes).
     ignore_changes: tuple[str, ...] = ()
+    # Occurrences cancelled (local dates, calendars resolved) and changed one at a time.
+    skip_dates: tuple[date, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    notify_on_cancel: bool = False
+    # Zoom holds the next 50 occurrences; each apply extends the end (end_date beyond the cap, or none).
+    rolling: bool = False
     # Where the meeting and each of its fields were written (field name -> position).
     position: Position | None = field(default=None, compare=False)
     field_positions: Mapping[str, Position] = field(default_factory=dict, compare=False, repr=False)
@@ -117,6 +134,7 @@ class DesiredConfig:
     output_file: str  # CSV path, relative paths resolved against the meetings file's folder
     meetings: dict[str, MeetingSpec]  # key -> spec, in file order
     warnings: list[Diagnostic] = field(default_factory=list)
+    max_concurrent_meetings_per_host: int = 1
     # Seed-style credentials found in the file (zoom_api block); never printed or stored.
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
 

@@ -22,8 +22,10 @@ from zoomstate.state import State
 from zoomstate.zoombody import (
     DesiredMeeting,
     LiveMeeting,
+    OccurrenceChange,
     identity,
     live_identity,
+    occurrence_changes,
     parse_time,
     same_zone,
 )
@@ -61,6 +63,9 @@ REASON_CODES: dict[str, str] = {
     "pending_removed_forgotten": "removed from the file while its create was interrupted; it never reached Zoom",
     "duplicate": "an unmanaged meeting of the host with the topic and schedule of a managed one (apply "
                  "--delete-duplicates)",
+    "occurrences_changed_in_file": "skip_dates or overrides in the meetings file are not yet in Zoom",
+    "occurrence_drift": "an occurrence was moved in Zoom; the meetings file wins",
+    "rolling_extend": "a rolling series: Zoom holds the next 50 occurrences, and the end moves forward",
 }
 # Plan keys of duplicate deletes: not meeting keys of the file (a duplicate is no managed meeting).
 DUPLICATE_KEY_PREFIX = "duplicate-"
@@ -86,8 +91,10 @@ class PlanFileError(PlanError):
 HIDDEN = "********"
 PASSCODE_CHANGED = "passcode changed"
 # State-record keys that are zoomstate's own, not part of the managed view compared with Zoom.
-OWN_KEYS = frozenset({"prevent_delete", "kept"})
+# ("occurrences" records the skips and overrides applied: compared occurrence by occurrence, not as a field.)
+OWN_KEYS = frozenset({"prevent_delete", "kept", "occurrences"})
 SCHEDULE_KEYS = ("local_time", "recurrence", "end")
+ROLLING_EXTEND = "extend rolling series"
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,8 @@ class Change:
     # Fields Zoom keeps at another value than the one sent (before = what Zoom keeps, after = what was sent):
     # not proposed again until the meetings file changes them.
     kept: list[FieldDiff] = field(default_factory=list)
+    # Single-occurrence calls after the series call (if any): cancels and moves.
+    occurrences: list[OccurrenceChange] = field(default_factory=list)
 
     @property
     def destructive(self) -> bool:
@@ -127,13 +136,15 @@ class Change:
     @property
     def writes(self) -> int:
         """Create/update calls this change costs against the host's daily limit."""
+        # An occurrence PATCH counts; an occurrence DELETE draws from the account's Light quota instead.
+        moves = sum(1 for o in self.occurrences if o.op == "move")
         if self.action == "update" and self.payload is None:
-            return 0  # state only: nothing is sent to Zoom
+            return moves  # nothing but occurrence calls (or the state only) is sent
         if self.action in ("create", "update", "replace"):
-            return 1
+            return 1 + moves
         if self.action == "adopt" and self.diffs:
-            return 1
-        return 0
+            return 1 + moves
+        return moves
 
     def to_json(self, passcode_key: bytes | None = None) -> dict[str, Any]:
         """The change as plan files and JSON output show it: a passcode only as a keyed digest."""
@@ -157,6 +168,8 @@ class Change:
             form["body"] = _clock_free_body(self.payload, passcode_key)
             # The series' first and last start do not move with the clock (the body's next start does).
             form["series"] = {"first": self.preview.get("first"), "last": self.preview.get("last")}
+        if self.occurrences:
+            form["occurrences"] = [asdict(o) for o in self.occurrences]
         return form
 
 
@@ -509,6 +522,7 @@ def _change_from_json(data: Any, where: str) -> Change:
         preview=dict(_field(data, "preview", dict, where, default=None) or {}),
         reason_code=_field(data, "reason_code", str, where, default=""),
         kept=_diffs(data, "kept", where),
+        occurrences=_occurrences(data, where),
     )
 
 
@@ -522,6 +536,28 @@ def _duplicate_from_json(data: Any, where: str) -> Duplicate:
     return Duplicate(key, _count(data, "meeting_id", where, minimum=1), _field(data, "host_email", str, where),
                      _field(data, "topic", str, where, default=""), of,
                      _field(data, "created_at", str, where, default=""))
+
+
+_OCCURRENCE_FIELDS = {"op": str, "date": str, "occurrence_id": str, "why": str, "start_time": (str, type(None)),
+                      "duration": (int, type(None)), "agenda": (str, type(None)), "notify": bool, "local_time": str}
+
+
+def _occurrences(data: dict[str, Any], where: str) -> list[OccurrenceChange]:
+    found = []
+    for i, item in enumerate(_field(data, "occurrences", list, where, default=[])):
+        here = f"{where}.occurrences[{i}]"
+        if not isinstance(item, dict):
+            raise _damaged(here, f"must be an object, not {_shown(item)}")
+        values = {}
+        for name, kind in _OCCURRENCE_FIELDS.items():
+            value = item.get(name)
+            if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+                raise _damaged(f"{here}.{name}", f"has the wrong type: {_shown(value)}")
+            values[name] = value
+        if values["op"] not in ("cancel", "move") or not values["occurrence_id"].isdigit():
+            raise _damaged(here, f"is not an occurrence call: {_shown(item)}")
+        found.append(OccurrenceChange(**values))
+    return found
 
 
 def _diffs(data: dict[str, Any], name: str, where: str) -> list[FieldDiff]:
@@ -624,9 +660,10 @@ def live_value(live: LiveMeeting, path: str) -> Any:
 
 
 def _schedule_diff(want: DesiredMeeting, live: LiveMeeting) -> tuple[FieldDiff | None, str]:
-    wanted, have = want.upcoming, live.upcoming(want.now)
+    have = live.series_upcoming(want.now)
     if want.same_schedule(have):
         return None, ""
+    wanted, have = sorted(want.unskipped(want.upcoming)), sorted(want.unskipped(have))
     tz = wanted[0].tzinfo if wanted else None
 
     def stamp(moment: datetime) -> str:
@@ -634,6 +671,10 @@ def _schedule_diff(want: DesiredMeeting, live: LiveMeeting) -> tuple[FieldDiff |
 
     missing = sorted(set(wanted) - set(have))
     extra = sorted(set(have) - set(wanted))
+    if want.spec.rolling and not extra and have and missing and missing[0] > have[-1]:
+        # Zoom's window ends early: only the end moves (one PATCH; the meeting id and links stay).
+        return (FieldDiff("schedule", _span(list(map(stamp, have))), _span(list(map(stamp, wanted)))),
+                f"{ROLLING_EXTEND} to {wanted[-1].astimezone(tz).date().isoformat()}")
     parts = []
     if missing:
         parts.append("missing " + _dates(list(map(stamp, missing))))
@@ -685,7 +726,19 @@ def _preview(spec: MeetingSpec, now: datetime) -> dict[str, Any]:
         "first": calendar.local_stamp(p.first, offset=True) if p.first else None,
         "next": calendar.local_stamp(p.next, offset=True) if p.next else None,
         "last": calendar.local_stamp(p.last, offset=True) if p.last else None,
+        **_rolling_preview(spec, now, p.upcoming),
     }
+
+
+def _rolling_preview(spec: MeetingSpec, now: datetime, upcoming: int) -> dict[str, Any]:
+    """For a rolling series: how far Zoom holds it, and after which meeting an apply next extends it."""
+    window = calendar.held(spec, now)
+    if not spec.rolling or not window:
+        return {}
+    more = calendar.preview(spec, now).last
+    extends = more is not None and more > window[-1]
+    return {"held_until": window[-1].date().isoformat(), "held": len(window),
+            "next_extension": calendar.local_stamp(window[0], offset=True) if extends else None}
 
 
 def registration_text(spec: MeetingSpec) -> str:
@@ -719,6 +772,7 @@ def build_plan(
 
     changes: list[Change] = []
     errors: list[str] = []
+    occurrence_warnings: list[str] = []
     claimed: set[int] = set(state.by_meeting_id())  # live meetings already spoken for
 
     kept_as: dict[str, tuple[DesiredMeeting, int]] = {}  # key -> (desired, the meeting kept), for duplicates
@@ -729,6 +783,7 @@ def build_plan(
         change = _plan_desired(key, want, state, live, claimed)
         if change.meeting_id is not None and change.action not in ("create", "replace", "delete"):
             kept_as[key] = (want, change.meeting_id)
+        occurrence_warnings.extend(_plan_occurrences(change, want, state, live))
         change.schedule = calendar.summary(spec, now)
         change.preview = _preview(spec, now)
         if change.action == "replace" and key in state.meetings and state.meetings[key].managed.get(
@@ -784,7 +839,7 @@ def build_plan(
         created_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         refreshed=live.refreshed,
         warnings=[d.format(severity=False) for d in desired.warnings if d.severity == "warning"]
-        + list(live.warnings),
+        + list(live.warnings) + occurrence_warnings,
         notes=[d.format(severity=False) for d in desired.warnings if d.severity == "note"],
         errors=errors,
         managed_count=len(state.meetings),
@@ -805,6 +860,35 @@ def find_duplicates(kept_as: dict[str, tuple[DesiredMeeting, int]], live: LiveSn
             created = other.created_at.strftime("%Y-%m-%dT%H:%M:%SZ") if other.created_at else ""
             found.append(Duplicate(key, other.meeting_id, want.spec.host_email, other.topic, kept_id, created))
     return found
+
+
+def _plan_occurrences(change: Change, want: DesiredMeeting, state: State, live: LiveSnapshot) -> list[str]:
+    """Add the occurrence calls a change needs (skips, overrides, occurrences moved in Zoom); returns a warning
+    per occurrence cancelled in Zoom but not in the file. An unchanged meeting with calls becomes an update."""
+    if change.action == "delete":
+        return []
+    managed = state.meetings.get(change.key)
+    found: LiveMeeting | None = None
+    applied: dict[str, Any] = {}
+    if change.action in ("update", "unchanged") and managed is not None:
+        if live.refreshed:
+            found = live.meetings.get(managed.meeting_id)
+        applied = managed.managed.get("occurrences") or {}
+        if found is None and live.refreshed:
+            applied = {}
+    elif change.action == "adopt":
+        found = next((m for m in live.candidates.get(change.key, []) if m.meeting_id == change.meeting_id), None)
+    if not want.spec.skip_dates and not want.spec.overrides and found is None:
+        return []  # nothing to cancel or move, and nothing in Zoom that could have moved
+    ops, drift = occurrence_changes(want, found, applied)
+    change.occurrences = ops
+    if ops and change.action == "unchanged":
+        change.action = "update"
+        moved = any(o.why == "moved_in_zoom" for o in ops)
+        change.reason_code = "occurrence_drift" if moved else "occurrences_changed_in_file"
+        change.reason = ("an occurrence was moved in Zoom: the meetings file wins" if moved else
+                         "skip_dates or overrides not yet applied in Zoom")
+    return [f"{change.key}: {sentence}" for sentence in drift]
 
 
 def _plan_desired(key: str, want: DesiredMeeting, state: State, live: LiveSnapshot,
@@ -871,7 +955,9 @@ def _plan_desired(key: str, want: DesiredMeeting, state: State, live: LiveSnapsh
             code, reason = "changed_in_file", "changed in the meetings file"
         else:
             code, reason = "changed_in_file_and_zoom", "changed in the meetings file and in Zoom"
-        if detail:
+        if detail.startswith(ROLLING_EXTEND) and code == "drift":
+            code, reason = "rolling_extend", detail
+        elif detail:
             reason += f"; {detail}"
         result = change("update", code, reason, managed.meeting_id, diffs)
         result.kept = kept
@@ -928,7 +1014,7 @@ def matching(want: DesiredMeeting | dict[str, Any], candidates: list[LiveMeeting
     if isinstance(want, DesiredMeeting):
         def same(live: LiveMeeting) -> bool:
             return (live.topic == want.spec.topic and same_zone(live.timezone, want.spec.timezone)
-                    and want.same_series(live.upcoming(want.now)))
+                    and want.same_series(live.series_upcoming(want.now)))
     else:
         wanted_identity = identity(want)
 

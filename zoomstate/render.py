@@ -143,6 +143,9 @@ def change_text(change: Change, console: Console) -> None:
     registration = change.preview.get("registration")
     if registration and change.action != "delete":
         console.print(Text(pad + f"registration: {registration}"))
+    rolling = rolling_text(change)
+    if rolling and change.action != "delete":
+        console.print(Text(pad + rolling))
     if change.reason:
         console.print(Text(pad + f"reason: {change.reason}", style="dim"))
     for diff in change.diffs:
@@ -151,7 +154,21 @@ def change_text(change: Change, console: Console) -> None:
         line.append(" -> ")
         line.append(value_text(diff.after), style="green")
         console.print(line)
+    for occurrence in change.occurrences:
+        console.print(Text(pad + occurrence.text(), style="red" if occurrence.op == "cancel" else "yellow"))
     console.print()
+
+
+def rolling_text(change: Change) -> str:
+    """For a rolling series: how far Zoom holds it and when an apply next extends it ("" otherwise)."""
+    held_until = change.preview.get("held_until")
+    if not held_until:
+        return ""
+    text = f"rolling: Zoom holds {change.preview.get('held')} occurrences through {held_until}"
+    after = change.preview.get("next_extension")
+    if after:
+        return text + f"; the next apply after {str(after)[:16].replace('T', ' ')} extends it"
+    return text + "; that is the end of the series"
 
 
 def _notes_text(notes: list[str], console: Console, *, every: bool) -> None:
@@ -173,8 +190,8 @@ def change_line(change: Change) -> Text:
     line = Text(f"  {SYMBOLS[change.action]} {change.action:<9} ", style=STYLES[change.action] + " bold")
     line.append(change.key, style="bold")
     line.append(f'  "{change.topic}"')
-    if change.action == "update" and change.diffs:
-        line.append("  " + ", ".join(d.path for d in change.diffs))
+    if change.action == "update" and (change.diffs or change.occurrences):
+        line.append("  " + ", ".join([d.path for d in change.diffs] + [o.text() for o in change.occurrences]))
     elif change.action in ("create", "adopt") and change.schedule:
         line.append("  " + change.schedule, style="dim")
     elif change.reason and change.action != "unchanged":
@@ -507,12 +524,16 @@ def _change_block(change: Change, budget: int) -> str:
         head.append(f"- schedule: {_md(change.schedule)}")
     if change.preview.get("registration") and change.action != "delete":
         head.append(f"- registration: {_md(str(change.preview['registration']))}")
+    if rolling_text(change) and change.action != "delete":
+        head.append(f"- {_md(rolling_text(change))}")
     if change.reason:
         head.append(f"- reason: {_md(change.reason)}")
     diff_lines = []
     for d in change.diffs:
         diff_lines.append(f"- {d.path}: {_one_line(value_text(d.before))}")
         diff_lines.append(f"+ {d.path}: {_one_line(value_text(d.after))}")
+    for o in change.occurrences:
+        diff_lines.append(f"{'-' if o.op == 'cancel' else '!'} {o.text()}")
     tail = ["", "</details>", ""]
     if diff_lines:
         used = _length("\n".join(head + tail))

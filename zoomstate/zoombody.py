@@ -17,7 +17,7 @@ import itertools
 import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,12 @@ from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError
 
 from zoomstate import calendar
 from zoomstate.calendar import Rule
-from zoomstate.model import MeetingSpec
+from zoomstate.model import MeetingSpec, Override
 
 MEETING_TYPE_RECURRING_FIXED = 8
 RECURRENCE_NAMES = {1: "daily", 2: "weekly", 3: "monthly"}
+# How far a moved occurrence may be from the start its id names (further: the id is not read as a start).
+ORIGINAL_SLACK = timedelta(days=366)
 
 # Settings the YAML manages; each is always sent and always compared.
 MANAGED_SETTINGS = (
@@ -180,6 +182,29 @@ def rule_view(rule: Rule) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class LiveOccurrence:
+    """One item of Zoom's ``occurrences[]``, whatever its status."""
+
+    occurrence_id: str
+    start: datetime  # aware UTC, where Zoom holds it now (a moved occurrence at its new time)
+    duration: int | None
+    status: str  # "available", "deleted", ...
+
+    @property
+    def original(self) -> datetime:
+        """The series start it stands for: Zoom's occurrence id is that start in epoch milliseconds. An id
+        that is not (or names a time far from the occurrence: edited bodies) stands for the start itself."""
+        if self.occurrence_id.isdigit():
+            try:
+                named = datetime.fromtimestamp(int(self.occurrence_id) / 1000, UTC)
+            except (OverflowError, ValueError, OSError):
+                return self.start
+            if abs(named - self.start) <= ORIGINAL_SLACK:
+                return named
+        return self.start
+
+
+@dataclass(frozen=True)
 class LiveMeeting:
     """A Zoom meeting (GET /meetings/{id} body) read into plain data, independent of any desired meeting."""
 
@@ -201,6 +226,14 @@ class LiveMeeting:
     join_url: str = field(default="", repr=False)
     registration_url: str = ""
     recurrence: Mapping[str, Any] = field(default_factory=dict, repr=False)  # as Zoom sent it
+    occurrence_items: tuple[LiveOccurrence, ...] = field(default=(), repr=False)  # every status
+
+    def series_upcoming(self, now: datetime) -> tuple[datetime, ...]:
+        """The series starts Zoom's occurrences stand for, after ``now``, cancelled and moved ones included
+        (the schedule compared with the file's rule); Zoom's non-deleted starts when it gives no ids."""
+        if not self.occurrence_items:
+            return self.upcoming(now)
+        return tuple(sorted(o.original for o in self.occurrence_items if o.original > now))
 
     @property
     def local_start(self) -> datetime | None:
@@ -225,6 +258,12 @@ def live_meeting(body: Mapping[str, Any]) -> LiveMeeting:
     """Read a GET /meetings/{id} (or create) body as Zoom sends it."""
     occurrences = None
     items = body.get("occurrences")
+    listed: list[LiveOccurrence] = []
+    for item in items if isinstance(items, list) else ():
+        moment = parse_time(item.get("start_time")) if isinstance(item, dict) else None
+        if moment is not None:
+            listed.append(LiveOccurrence(str(item.get("occurrence_id") or ""), moment, _int(item.get("duration")),
+                                         str(item.get("status") or "available")))
     if isinstance(items, list) and items:
         parsed = [parse_time(o.get("start_time")) for o in items
                   if isinstance(o, dict) and o.get("status") != "deleted"]
@@ -261,6 +300,7 @@ def live_meeting(body: Mapping[str, Any]) -> LiveMeeting:
         join_url=str(body.get("join_url") or ""),
         registration_url=str(body.get("registration_url") or ""),
         recurrence=dict(recurrence),
+        occurrence_items=tuple(listed),
     )
 
 
@@ -357,7 +397,22 @@ def managed_view(spec: MeetingSpec) -> dict[str, Any]:
     }
     if spec.password is not None:
         view["password"] = spec.password
+    if spec.skip_dates or spec.overrides:
+        view["occurrences"] = occurrence_record(spec)
     return view
+
+
+def occurrence_record(spec: MeetingSpec) -> dict[str, Any]:
+    """The skips and overrides as the state records them once applied (how an agenda-only override is known
+    to be done: Zoom's occurrences list shows no agenda)."""
+    return {"skip_dates": [d.isoformat() for d in spec.skip_dates],
+            "overrides": [_override_view(o) for o in spec.overrides]}
+
+
+def _override_view(override: Override) -> dict[str, Any]:
+    return {"date": override.date.isoformat(),
+            "start_time": override.start_time.strftime("%H:%M:%S") if override.start_time else None,
+            "duration": override.duration, "agenda": override.agenda}
 
 
 def _spec_end(spec: MeetingSpec) -> dict[str, str]:
@@ -385,9 +440,9 @@ class DesiredMeeting:
 
     @cached_property
     def upcoming(self) -> tuple[datetime, ...]:
-        """The occurrences after ``now`` (aware, in the meeting's zone)."""
-        starts = calendar.series(self.spec)
-        return tuple(s for s in starts if s > self.now)
+        """The series' occurrences after ``now`` that Zoom holds (aware, in the meeting's zone): for a rolling
+        series the next 50. Skipped dates included (Zoom keeps them, cancelled)."""
+        return calendar.held(self.spec, self.now)
 
     @cached_property
     def upcoming_as_zoom_anchors(self) -> frozenset[datetime]:
@@ -404,9 +459,17 @@ class DesiredMeeting:
         return frozenset(datetime.combine(s.date(), moved.timetz()) for s in upcoming)
 
     def same_schedule(self, occurrences: Iterable[datetime]) -> bool:
-        """Whether Zoom's upcoming occurrences are this meeting's (the same instants)."""
-        have = frozenset(occurrences)
-        return have == frozenset(self.upcoming) or have == self.upcoming_as_zoom_anchors
+        """Whether Zoom's upcoming series starts are this meeting's (the same instants). Skipped dates count
+        on neither side: Zoom may list a cancelled occurrence or leave it out."""
+        have = self.unskipped(occurrences)
+        return have == self.unskipped(self.upcoming) or have == self.unskipped(self.upcoming_as_zoom_anchors)
+
+    def unskipped(self, starts: Iterable[datetime]) -> frozenset[datetime]:
+        skipped = self.spec.skip_dates
+        if not skipped:
+            return frozenset(starts)
+        tz = zone(self.spec.timezone)
+        return frozenset(s for s in starts if s.astimezone(tz).date() not in skipped)
 
     def same_series(self, occurrences: Iterable[datetime]) -> bool:
         """Whether Zoom's upcoming occurrences are this meeting's series, the end aside: the same instants up
@@ -434,3 +497,103 @@ class DesiredMeeting:
     @property
     def ignored(self) -> tuple[str, ...]:
         return tuple(getattr(self.spec, "ignore_changes", ()) or ())
+
+
+# ---------------------------------------------------------------------------------------- occurrences
+
+
+@dataclass(frozen=True)
+class OccurrenceChange:
+    """One occurrence call: cancel (DELETE ?occurrence_id=) or move (PATCH ?occurrence_id=)."""
+
+    op: str  # "cancel" | "move"
+    date: str  # the meeting's local date of the occurrence
+    occurrence_id: str  # Zoom's id: the series start in epoch milliseconds
+    why: str  # "skip_dates" | "override" | "moved_in_zoom"
+    start_time: str | None = None  # move: the new start, UTC ...Z
+    duration: int | None = None
+    agenda: str | None = None
+    notify: bool = False  # cancel: email the registrants
+    local_time: str = ""  # move: the new start on the meeting's clock, for people
+
+    def text(self) -> str:
+        if self.op == "cancel":
+            return f"cancel occurrence {self.date}" + (" (registrants are emailed)" if self.notify else "")
+        parts = [f"to {self.local_time}"] if self.local_time else []
+        if self.duration is not None:
+            parts.append(f"{self.duration} min")
+        if self.agenda is not None:
+            parts.append("own agenda")
+        back = " back" if self.why == "moved_in_zoom" else ""
+        tail = " (moved in Zoom)" if self.why == "moved_in_zoom" else ""
+        return f"move occurrence {self.date}{back} " + ", ".join(parts) + tail
+
+    def body(self) -> dict[str, Any]:
+        """The occurrence PATCH body: only the fields Zoom changes per occurrence."""
+        body: dict[str, Any] = {}
+        if self.start_time is not None:
+            body["start_time"] = self.start_time
+        if self.duration is not None:
+            body["duration"] = self.duration
+        if self.agenda is not None:
+            body["agenda"] = self.agenda
+        return body
+
+
+def occurrence_id_of(start: datetime) -> str:
+    return str(int(start.timestamp() * 1000))
+
+
+def occurrence_changes(want: DesiredMeeting, live: LiveMeeting | None,
+                       applied: Mapping[str, Any] | None = None) -> tuple[list[OccurrenceChange], list[str]]:
+    """The occurrence calls that make Zoom's occurrences the file's (skips cancelled, overrides moved,
+    occurrences moved in Zoom moved back), and a sentence per occurrence cancelled in Zoom but not in the
+    file (Zoom cannot restore one).
+
+    ``live`` None (no refresh, or not created yet): compared with ``applied``, the record the state keeps of
+    the skips and overrides already applied.
+    """
+    spec = want.spec
+    tz = zone(spec.timezone)
+    applied = applied if isinstance(applied, Mapping) else {}
+    done_skips = set(applied.get("skip_dates") or ()) if live is None else set()
+    done_overrides = {o.get("date"): o for o in applied.get("overrides") or () if isinstance(o, dict)}
+    items = {o.original: o for o in live.occurrence_items} if live is not None else {}
+    skipped = set(spec.skip_dates)
+    overrides = {o.date: o for o in spec.overrides}
+    ops: list[OccurrenceChange] = []
+    drift: list[str] = []
+    for base in want.upcoming:
+        day = base.date()
+        text = day.isoformat()
+        have = items.get(base.astimezone(UTC))
+        if live is not None and items and have is None:
+            continue  # not one of Zoom's: the schedule diff covers it
+        if day in skipped:
+            if (have is None and text not in done_skips) or (have is not None and have.status != "deleted"):
+                ops.append(OccurrenceChange("cancel", text, occurrence_id_of(base), "skip_dates",
+                                            notify=spec.notify_on_cancel))
+            continue
+        if have is not None and have.status == "deleted":
+            drift.append(f"occurrence {text} was cancelled in Zoom, not in the meetings file; Zoom cannot restore "
+                         f"a cancelled occurrence: add {text} to skip_dates to accept it (apply leaves it "
+                         "cancelled), or recreate the meeting to get it back (new meeting id and links)")
+            continue
+        override = overrides.get(day)
+        start = datetime.combine(day, override.start_time, tz) if override and override.start_time else base
+        duration = override.duration if override and override.duration else spec.duration
+        agenda = override.agenda if override else None
+        if have is not None:
+            moved = have.start != start.astimezone(UTC) or (have.duration is not None and have.duration != duration)
+            if override is not None and not moved and (
+                    agenda is None or done_overrides.get(text) == _override_view(override)):
+                continue
+            if override is None and not moved:
+                continue
+        elif override is None or done_overrides.get(text) == _override_view(override):
+            continue
+        ops.append(OccurrenceChange(
+            "move", text, have.occurrence_id if have is not None else occurrence_id_of(base),
+            "override" if override is not None else "moved_in_zoom", utc_text(start), duration, agenda,
+            local_time=start.strftime("%H:%M")))
+    return ops, drift

@@ -307,6 +307,8 @@ def normalise_recurrence(rule: Mapping[str, Any]) -> dict:
     return out
 
 
+# What PATCH ?occurrence_id= may change (Zoom's API reference).
+OCCURRENCE_FIELDS = frozenset({"agenda", "start_time", "duration", "settings"})
 _RECURRENCE_REQUIRED = {"field": "recurrence", "message": "Invalid field: required for type 8."}
 
 
@@ -380,15 +382,19 @@ class MeetingRecord:
     seq: int
     registration_token: str
     registrants: list[dict] = field(default_factory=list)
+    # occurrence_id -> what an occurrence PATCH changed (start_time, duration, agenda): kept across re-derives
+    moved: dict[str, dict] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"meeting": self.meeting, "anchor_tz": self.anchor_tz, "seq": self.seq,
-                "registration_token": self.registration_token, "registrants": self.registrants}
+                "registration_token": self.registration_token, "registrants": self.registrants,
+                "moved": self.moved}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> MeetingRecord:
         return cls(dict(data["meeting"]), str(data["anchor_tz"]), int(data["seq"]),
-                   str(data["registration_token"]), list(data.get("registrants") or []))
+                   str(data["registration_token"]), list(data.get("registrants") or []),
+                   dict(data.get("moved") or {}))
 
 
 def _random_text(rng: random.Random, length: int, alphabet: str = ALNUM) -> str:
@@ -660,6 +666,9 @@ class Store:
             for item in items:
                 if item["occurrence_id"] in deleted:
                     item["status"] = "deleted"
+                moved = record.moved.get(item["occurrence_id"])
+                if moved:
+                    item.update({k: v for k, v in moved.items() if k in ("start_time", "duration")})
             meeting["occurrences"] = items
         else:
             meeting.pop("occurrences", None)
@@ -865,6 +874,48 @@ class Store:
             self._derive(record)
             self.save()
             return meeting
+
+    def prepare_occurrence_update(self, meeting_id: Any, occurrence_id: str, body: Mapping[str, Any]) -> dict:
+        """Check an occurrence PATCH: only agenda, start_time, duration and some settings change this way, and
+        the occurrence must exist and not be cancelled (Zoom's API reference)."""
+        record = self.record(meeting_id)
+        errors = _Errors()
+        for name in body:
+            if name not in OCCURRENCE_FIELDS:
+                errors.add(name, f"Invalid field: {name} cannot be changed for one occurrence.")
+        if "agenda" in body:
+            errors.string("agenda", body["agenda"], 2000)
+        if "duration" in body:
+            errors.integer("duration", body["duration"], 1, 1440)
+        if "start_time" in body and (not isinstance(body["start_time"], str)
+                                     or _parse_start(body["start_time"], record.meeting["timezone"]) is None):
+            errors.add("start_time", "Invalid field.")
+        if errors.items:
+            raise validation_failed(errors.items)
+        match = next((o for o in record.meeting.get("occurrences", [])
+                      if o["occurrence_id"] == occurrence_id and o.get("status") != "deleted"), None)
+        if match is None:
+            raise ApiError(400, 3000, "Invalid occurrence_id.")
+        return match
+
+    def update_occurrence(self, meeting_id: Any, occurrence_id: str, body: Mapping[str, Any],
+                          now: datetime) -> None:
+        """PATCH ?occurrence_id=: that occurrence alone gets its own start, duration or agenda (a past start
+        is ignored, as for the series)."""
+        with self.lock:
+            self.prepare_occurrence_update(meeting_id, occurrence_id, body)
+            record = self.record(meeting_id)
+            change = dict(record.moved.get(occurrence_id) or {})
+            if "start_time" in body:
+                start, _ = _parse_start(body["start_time"], record.meeting["timezone"])  # type: ignore[misc]
+                if start >= now:
+                    change["start_time"] = utc_text(start)
+            for name in ("duration", "agenda"):
+                if name in body:
+                    change[name] = body[name]
+            record.moved[occurrence_id] = change
+            self._derive(record)
+            self.save()
 
     def delete(self, meeting_id: Any, occurrence_id: str | None = None) -> None:
         with self.lock:

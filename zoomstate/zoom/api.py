@@ -158,6 +158,18 @@ class ZoomClient:
         """PATCH /meetings/{id} (204). Send ``recurrence`` whole: Zoom replaces it."""
         self._meeting_call("update", "PATCH", meeting_id, f"update meeting {meeting_id}", body=body)
 
+    def update_occurrence(self, meeting_id: int, occurrence_id: str, body: dict) -> None:
+        """PATCH /meetings/{id}?occurrence_id= (204): one occurrence's start_time, duration or agenda."""
+        self._meeting_call("update", "PATCH", meeting_id, f"update occurrence {occurrence_id} of meeting {meeting_id}",
+                           body=body, params={"occurrence_id": occurrence_id})
+
+    def cancel_occurrence(self, meeting_id: int, occurrence_id: str, *, notify: bool = False) -> None:
+        """DELETE /meetings/{id}?occurrence_id= (204): Zoom keeps the occurrence with status "deleted".
+        ``notify`` emails the registrants (cancel_meeting_reminder)."""
+        self._meeting_call("delete", "DELETE", meeting_id, f"cancel occurrence {occurrence_id} of meeting "
+                           f"{meeting_id}", params={"occurrence_id": occurrence_id,
+                                                   "cancel_meeting_reminder": "true" if notify else "false"})
+
     def delete_meeting(self, meeting_id: int) -> bool:
         """DELETE /meetings/{id}: True when deleted, False when already gone (404 3001 or 400 300)."""
         try:
@@ -208,9 +220,11 @@ class ZoomClient:
     ) -> Answer:
         return self._loop.call(Call(kind, method, path, operation, params=params, body=body, host=host))
 
-    def _meeting_call(self, kind: str, method: str, meeting_id: int, operation: str, body: Any = None) -> Answer:
+    def _meeting_call(self, kind: str, method: str, meeting_id: int, operation: str, body: Any = None,
+                      params: dict | None = None) -> Answer:
         try:
-            return self._call(kind, method, f"/meetings/{_segment(meeting_id)}", operation=operation, body=body)
+            return self._call(kind, method, f"/meetings/{_segment(meeting_id)}", operation=operation, body=body,
+                              params=params)
         except ValidationFailed as exc:
             if exc.code == 300 and not exc.errors and exc.message.strip().rstrip(".").lower() == INVALID_MEETING_ID:
                 raise MeetingNotFound(exc.message, status=exc.status, code=exc.code, operation=operation) from None
