@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -241,6 +241,29 @@ class Manager:
 
     def export(self, session: Session) -> Path:
         return write_csv(session.state, session.csv_path)
+
+    def refresh_outputs(self, session: Session) -> int:
+        """Record in state what Zoom now holds of each managed meeting (its outputs: links, occurrences);
+        the managed view is left alone, so the next plan still sees drift. Returns how many records changed."""
+        assert session.client is not None
+        from zoomstate.refresh import refresh
+        from zoomstate.zoombody import outputs_of
+
+        live = refresh(session.client, session.desired, session.state, parallelism=self.options.parallelism,
+                       targets=list(session.state.meetings))
+        changed = 0
+        for key, record in list(session.state.meetings.items()):
+            found = live.meetings.get(record.meeting_id)
+            if found is None:
+                continue
+            outputs = outputs_of(found)
+            if outputs != record.outputs:
+                session.state.meetings[key] = replace(record, outputs=outputs)
+                changed += 1
+        if changed:
+            session.store.save(session.state)
+            write_csv(session.state, session.csv_path)
+        return changed
 
 
 @contextmanager

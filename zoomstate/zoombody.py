@@ -201,6 +201,8 @@ class LiveMeeting:
     join_url: str = field(default="", repr=False)
     registration_url: str = ""
     recurrence: Mapping[str, Any] = field(default_factory=dict, repr=False)  # as Zoom sent it
+    # Zoom's occurrence list as sent, deleted ones too: (occurrence_id, start UTC, duration, status)
+    occurrence_items: tuple[tuple[str, datetime, int | None, str], ...] = field(default=(), repr=False)
 
     @property
     def local_start(self) -> datetime | None:
@@ -261,7 +263,20 @@ def live_meeting(body: Mapping[str, Any]) -> LiveMeeting:
         join_url=str(body.get("join_url") or ""),
         registration_url=str(body.get("registration_url") or ""),
         recurrence=dict(recurrence),
+        occurrence_items=_occurrence_items(items),
     )
+
+
+def _occurrence_items(items: Any) -> tuple[tuple[str, datetime, int | None, str], ...]:
+    if not isinstance(items, list):
+        return ()
+    found = []
+    for item in items:
+        start = parse_time(item.get("start_time")) if isinstance(item, dict) else None
+        if start is not None:
+            found.append((str(item.get("occurrence_id") or ""), start, _int(item.get("duration")),
+                          str(item.get("status") or "available")))
+    return tuple(sorted(found, key=lambda o: o[1]))
 
 
 def live_identity(live: LiveMeeting) -> dict[str, Any]:
@@ -310,6 +325,21 @@ def outputs_of(live: LiveMeeting) -> dict[str, Any]:
         "duration": live.duration,
         "recurrence_type": _int(live.recurrence.get("type")),
         "occurrences": len(live.occurrences or ()),
+        "calendar": calendar_outputs(live),
+    }
+
+
+def calendar_outputs(live: LiveMeeting) -> dict[str, Any]:
+    """What calendar feeds and the events page need from Zoom: its recurrence and the occurrences it holds
+    (start, duration, status), and the agenda. Read by zoomstate.publish from the state."""
+    return {
+        "agenda": live.agenda,
+        "recurrence": {k: v for k, v in live.recurrence.items()
+                       if k in ("type", "repeat_interval", "weekly_days", "monthly_day", "monthly_week",
+                                "monthly_week_day", "end_times", "end_date_time")},
+        # [occurrence_id, start (UTC), duration, status]: compact, one small list per occurrence
+        "occurrences": [[oid, utc_text(start), minutes, status] for oid, start, minutes, status in
+                        live.occurrence_items],
     }
 
 
