@@ -232,6 +232,15 @@ def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
                         "(default site/)")
     p.add_argument("--split", type=Path, metavar="DIR", help="ics: also write one KEY.ics per meeting into DIR")
 
+    p = command("check", "health check for scheduled CI: drift, meetings deleted in Zoom, series ending soon or "
+                "at Zoom's cap (exit 0 healthy, 2 attention, 1 error)", online=True)
+    _file_args(p)
+    _output_args(p, verbose="say more (Zoom requests in the log)")
+    _online_args(p, refresh=False)
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    p.add_argument("--days", type=int, default=30, metavar="N",
+                   help="report series whose last occurrence is within N days (default 30)")
+
     p = command("refresh", "record in the state what Zoom holds of each managed meeting (links, occurrences); "
                 "changes nothing in Zoom", online=True)
     _file_args(p)
@@ -403,6 +412,16 @@ def _dispatch(args: argparse.Namespace, out, err) -> int:
         return EXIT_OK
     if command == "export":
         return cmd_export(args, out)
+    if command == "check":
+        from zoomstate import health
+
+        manager = _manager(args)
+        with manager.session(online=True, operation="check", lock=False) as session:
+            report = manager.check(session, days=max(0, args.days))
+        render = {"json": health.report_json, "markdown": health.report_markdown}.get(args.format,
+                                                                                       health.report_text)
+        sys.stdout.write(render(report))
+        return report.exit_code
     if command == "refresh":
         manager = _manager(args)
         with manager.session(online=True, operation="refresh", lock=True) as session:

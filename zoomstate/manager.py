@@ -34,7 +34,7 @@ SANDBOX_DIR = Path("state") / "sandbox"
 _LAZY = {
     "ZoomClient": "zoomstate.zoom", "ZoomCredentials": "zoomstate.zoom", "credentials_from_env": "zoomstate.zoom",
     "DEFAULT_API_URL": "zoomstate.zoom", "DEFAULT_OAUTH_URL": "zoomstate.zoom",
-    "Applier": "zoomstate.apply", "Outcome": "zoomstate.apply",
+    "Applier": "zoomstate.apply", "Outcome": "zoomstate.apply", "UserNotFound": "zoomstate.zoom",
 }
 
 
@@ -88,6 +88,7 @@ class Manager:
         self.clock = clock or SystemClock()
         # Plans make_plan made, each with its session and its outline then (a plan edited since is not trusted).
         self._planned: list[tuple[Session, Plan, tuple[Any, ...]]] = []
+        self.last_live = LiveSnapshot(refreshed=False)  # the live side of the latest make_plan
 
     # ------------------------------------------------------------------------------------------ paths
 
@@ -190,6 +191,7 @@ class Manager:
         else:
             live = LiveSnapshot(refreshed=False)
         live.warnings.extend(warnings)
+        self.last_live = live  # what the health check reads beside the plan
         with _gc_paused():
             plan = build_plan(session.desired, session.state, live, self.clock.now(), targets=targets)
         if session.account_id and plan.account_id is None:
@@ -241,6 +243,22 @@ class Manager:
 
     def export(self, session: Session) -> Path:
         return write_csv(session.state, session.csv_path)
+
+    def check(self, session: Session, *, days: int = 30) -> Any:
+        """The health check: refresh and plan, count each managed host's unmanaged meetings, then findings."""
+        assert session.client is not None
+        from zoomstate.health import health
+
+        plan = self.make_plan(session)
+        managed_ids = set(session.state.by_meeting_id())
+        unmanaged: dict[str, int] = {}
+        for host in sorted({m.host_email for m in session.state.meetings.values()}):
+            try:
+                items = session.client.list_meetings(host)
+            except _lazy("UserNotFound"):
+                continue
+            unmanaged[host] = sum(1 for item in items if item.get("id") not in managed_ids)
+        return health(plan, self.last_live, session.state, self.clock.now(), days=days, unmanaged=unmanaged)
 
     def refresh_outputs(self, session: Session) -> int:
         """Record in state what Zoom now holds of each managed meeting (its outputs: links, occurrences);
