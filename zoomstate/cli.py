@@ -241,6 +241,17 @@ def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--days", type=int, default=30, metavar="N",
                    help="report series whose last occurrence is within N days (default 30)")
 
+    p = command("dump", "write the recurring meetings an account already has as meetings.yaml (the next plan "
+                "adopts them and changes nothing)", online=True)
+    _file_args(p, state=False)
+    _output_args(p, verbose="say more (Zoom requests in the log)")
+    _online_args(p, refresh=False)
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--host", action="append", default=[], metavar="EMAIL", help="a host to dump (repeatable)")
+    who.add_argument("--all-hosts", action="store_true", help="every user of the account (GET /users)")
+    p.add_argument("-o", "--out", default="meetings.yaml", help="where to write (default meetings.yaml; - for stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
     p = command("refresh", "record in the state what Zoom holds of each managed meeting (links, occurrences); "
                 "changes nothing in Zoom", online=True)
     _file_args(p)
@@ -422,6 +433,19 @@ def _dispatch(args: argparse.Namespace, out, err) -> int:
                                                                                        health.report_text)
         sys.stdout.write(render(report))
         return report.exit_code
+    if command == "dump":
+        from zoomstate import convert, dump
+
+        manager = _manager(args)
+        lives = manager.dump(args.host, all_hosts=args.all_hosts)
+        schema = convert.schema_reference(_written_folder(args.out)) if args.out != "-" else None
+        text, notes = dump.meetings_yaml(lives, manager.clock.now(), schema=schema)
+        path = _write_new(args.out, text, args.force)
+        for note in notes:
+            err.print(note, markup=False)
+        if path is not None:
+            out.print(f"wrote {path}", markup=False)
+        return EXIT_OK
     if command == "refresh":
         manager = _manager(args)
         with manager.session(online=True, operation="refresh", lock=True) as session:

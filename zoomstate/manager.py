@@ -260,6 +260,21 @@ class Manager:
             unmanaged[host] = sum(1 for item in items if item.get("id") not in managed_ids)
         return health(plan, self.last_live, session.state, self.clock.now(), days=days, unmanaged=unmanaged)
 
+    def dump(self, hosts: list[str], *, all_hosts: bool = False) -> list[Any]:
+        """The live views of every recurring (type 8) meeting of ``hosts`` (or of every user)."""
+        from zoomstate.zoombody import MEETING_TYPE_RECURRING_FIXED, live_meeting
+
+        empty = DesiredConfig(str(self.options.meetings_path), "", "", {})
+        with self._client(empty) as (client, _account, _secret):
+            if all_hosts:
+                hosts = client.list_users()
+            found = []
+            for host in dict.fromkeys(hosts):
+                for item in client.list_meetings(host):
+                    if item.get("type") == MEETING_TYPE_RECURRING_FIXED:
+                        found.append(live_meeting(client.get_meeting(int(item["id"]))))
+        return found
+
     def refresh_outputs(self, session: Session) -> int:
         """Record in state what Zoom now holds of each managed meeting (its outputs: links, occurrences);
         the managed view is left alone, so the next plan still sees drift. Returns how many records changed."""
