@@ -47,3 +47,11 @@ def test_check_error_exits_1(tmp_path, run, sandbox):
     path = write_meetings(tmp_path / "meetings.yaml", [meeting("x", "nobody@example.com")])
     result = run("check", "-f", path)
     assert result.code == 1 and "nobody@example.com" in result.out + result.err
+
+
+def test_check_reports_a_series_at_zooms_cap(tmp_path, run, sandbox):
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("long", occurrences=50), meeting("short")])
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    report = json.loads(run("check", "-f", path, "--format", "json").out)
+    assert [(f["kind"], f["key"]) for f in report["findings"]] == [("at_cap", "long")]
+    assert report["counts"]["at_cap"] == 1 and report["healthy"] is False
