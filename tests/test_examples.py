@@ -118,7 +118,8 @@ def test_the_steps_that_report_run_even_when_zoomstate_failed():
     assert apply[True]["workflow_dispatch"]["inputs"]["force"]["type"] == "boolean"  # yaml reads `on:` as True
     assert "inputs.force && '--force'" in next(s for s in _steps(apply) if s.get("id") == "apply")["with"]["args"]
     health = (EXAMPLES / "zoomstate-health.yml").read_text()
-    assert "schedule:" in health and "--detailed-exitcode" in health and "health_issue.py" in health
+    assert "schedule:" in health and "command: check" in health and "--format markdown" in health
+    assert "health_issue.py" in health
 
 
 def _actionlint() -> list[str] | None:

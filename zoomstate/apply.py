@@ -217,6 +217,8 @@ class Applier:
     def _update(self, change: Change) -> Outcome:
         assert change.meeting_id is not None
         body = self._payload(change) if change.payload is not None else None
+        if body is None and change.moved_from:
+            return self._move(change)
         if body is None and change.occurrences:  # only single occurrences to cancel or move
             self._occurrence_calls(change.meeting_id, change.occurrences)
             outcome = self._done(change, live_meeting(self.client.get_meeting(change.meeting_id)))
@@ -231,6 +233,22 @@ class Applier:
         self.crash.reach("after-update")
         meeting = live_meeting(self.client.get_meeting(change.meeting_id))
         return self._done(change, self._occurrences(change, meeting, series_written=True), sent=body)
+
+    def _move(self, change: Change) -> Outcome:
+        """A rename that Zoom already matches: the state record moves to the new key, no Zoom call."""
+        view = self._view(change)
+        now = self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        def rename(state: State) -> None:
+            record = state.meetings.pop(change.moved_from)
+            kept = record.managed.get("kept")
+            state.meetings[change.key] = replace(record, key=change.key, topic=change.topic,
+                                                 managed={**view, **({"kept": kept} if kept else {})},
+                                                 updated_at=now)
+
+        self.writer.commit(rename)
+        self.crash.reach("after-save")
+        return Outcome(change, "done", f"moved from {change.moved_from}", change.meeting_id)
 
     def _replace(self, change: Change) -> Outcome:
         old_id = change.meeting_id
@@ -295,6 +313,8 @@ class Applier:
 
         def record(state: State) -> None:
             previous = state.meetings.get(change.key)
+            if change.moved_from:  # a rename: the record moves to the new key, with its history
+                previous = state.meetings.pop(change.moved_from, None) or previous
             created_at = meeting.created_at.strftime("%Y-%m-%dT%H:%M:%SZ") if meeting.created_at else now
             was_adopted = adopted
             if previous is not None and previous.meeting_id == meeting_id:

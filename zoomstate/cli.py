@@ -214,6 +214,12 @@ def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
     _sandbox_arg(rm, online=False)
     _lock_args(rm)
     rm.add_argument("keys", nargs="+", metavar="KEY")
+    mv = state_sub.add_parser("mv", help="rename a key in the state file (the Zoom meeting stays as it is)")
+    _file_args(mv)
+    _sandbox_arg(mv, online=False)
+    _lock_args(mv)
+    mv.add_argument("old_key", metavar="OLD")
+    mv.add_argument("new_key", metavar="NEW")
     ls = state_sub.add_parser("list", help="list the keys in the state file")
     _file_args(ls)
     _sandbox_arg(ls, online=False)
@@ -222,9 +228,43 @@ def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
     _file_args(p)
     _sandbox_arg(p, online=False)
 
-    p = command("export", "rewrite the CSV from the state file")
+    p = command("export", "rewrite the CSV from the state file, or write calendar feeds or an events page")
     _file_args(p)
     _sandbox_arg(p, online=False)
+    _lock_args(p)
+    p.add_argument("--format", choices=("csv", "ics", "html", "markdown"), default="csv",
+                   help="csv (default): the CSV file; ics: an RFC 5545 calendar feed; html: a static events page; "
+                        "markdown: the events page for a wiki")
+    p.add_argument("-o", "--output", metavar="FILE|DIR",
+                   help="ics/markdown: the file (default: standard output); html: the folder for index.html "
+                        "(default site/)")
+    p.add_argument("--split", type=Path, metavar="DIR", help="ics: also write one KEY.ics per meeting into DIR")
+
+    p = command("check", "health check for scheduled CI: drift, meetings deleted in Zoom, series ending soon or "
+                "at Zoom's cap (exit 0 healthy, 2 attention, 1 error)", online=True)
+    _file_args(p)
+    _output_args(p, verbose="say more (Zoom requests in the log)")
+    _online_args(p, refresh=False)
+    p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    p.add_argument("--days", type=int, default=30, metavar="N",
+                   help="report series whose last occurrence is within N days (default 30)")
+
+    p = command("dump", "write the recurring meetings an account already has as meetings.yaml (the next plan "
+                "adopts them and changes nothing)", online=True)
+    _file_args(p, state=False)
+    _output_args(p, verbose="say more (Zoom requests in the log)")
+    _online_args(p, refresh=False)
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--host", action="append", default=[], metavar="EMAIL", help="a host to dump (repeatable)")
+    who.add_argument("--all-hosts", action="store_true", help="every user of the account (GET /users)")
+    p.add_argument("-o", "--out", default="meetings.yaml", help="where to write (default meetings.yaml; - for stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    p = command("refresh", "record in the state what Zoom holds of each managed meeting (links, occurrences); "
+                "changes nothing in Zoom", online=True)
+    _file_args(p)
+    _output_args(p, verbose="say more (Zoom requests in the log)")
+    _online_args(p, refresh=False)
     _lock_args(p)
 
     p = command("completion", "print a shell completion script (needs the optional extra `completion`)")
@@ -391,12 +431,76 @@ def _dispatch(args: argparse.Namespace, out, err) -> int:
                   + (f" (cleared the record a run that is gone left: {stale})" if stale else ""), markup=False)
         return EXIT_OK
     if command == "export":
+        return cmd_export(args, out)
+    if command == "check":
+        from zoomstate import health
+
         manager = _manager(args)
+        with manager.session(online=True, operation="check", lock=False) as session:
+            report = manager.check(session, days=max(0, args.days))
+        render = {"json": health.report_json, "markdown": health.report_markdown}.get(args.format,
+                                                                                       health.report_text)
+        sys.stdout.write(render(report))
+        return report.exit_code
+    if command == "dump":
+        from zoomstate import convert, dump
+
+        manager = _manager(args)
+        lives = manager.dump(args.host, all_hosts=args.all_hosts)
+        schema = convert.schema_reference(_written_folder(args.out)) if args.out != "-" else None
+        text, notes = dump.meetings_yaml(lives, manager.clock.now(), schema=schema)
+        path = _write_new(args.out, text, args.force)
+        for note in notes:
+            err.print(note, markup=False)
+        if path is not None:
+            out.print(f"wrote {path}", markup=False)
+        return EXIT_OK
+    if command == "refresh":
+        manager = _manager(args)
+        with manager.session(online=True, operation="refresh", lock=True) as session:
+            changed = manager.refresh_outputs(session)
+        out.print(f"Recorded what Zoom holds of {changed} meeting(s) in {session.store.path}; "
+                  "nothing was changed in Zoom.", markup=False)
+        return EXIT_OK
+    raise AssertionError(command)
+
+
+def cmd_export(args, out) -> int:
+    manager = _manager(args)
+    if args.format == "csv":
         with manager.session(online=False, operation="export", lock=True) as session:
             path = manager.export(session)
         out.print(f"wrote {path}", markup=False)
         return EXIT_OK
-    raise AssertionError(command)
+    from zoomstate import publish
+    from zoomstate.state import atomic_write
+
+    with manager.session(online=False, operation="export", lock=False) as session:
+        series = publish.series_of(session.state)
+    now = manager.clock.now()
+    written: list[Path] = []
+    if args.format == "ics":
+        text = publish.ics_calendar(series)
+        if args.split is not None:
+            for one in series:
+                path = args.split / f"{one.key}.ics"
+                atomic_write(path, publish.ics_calendar([one], name=one.topic).encode("utf-8"),
+                             what="the calendar file")
+                written.append(path)
+    elif args.format == "html":
+        text = publish.html_page(series, now)
+        args.output = str(Path(args.output or "site") / "index.html")
+    else:
+        text = publish.markdown_page(series, now)
+    if args.output and args.output != "-":
+        path = Path(args.output)
+        atomic_write(path, text.encode("utf-8"), what=f"the {args.format} file")
+        written.append(path)
+    elif not written or args.format != "ics" or args.output == "-":
+        sys.stdout.write(text)
+    for path in written:
+        out.print(f"wrote {path}", markup=False)
+    return EXIT_OK
 
 
 def _write_new(path_text: str, text: str, force: bool) -> Path | None:
@@ -718,8 +822,8 @@ def cmd_import(args, out) -> int:
 
 
 def cmd_state(args, out, err) -> int:
-    if args.state_command not in ("rm", "list"):
-        err.print("usage: zoomstate state rm KEY... | zoomstate state list")
+    if args.state_command not in ("rm", "mv", "list"):
+        err.print("usage: zoomstate state rm KEY... | zoomstate state mv OLD NEW | zoomstate state list")
         return EXIT_ERROR
     from zoomstate.plan import PlanError
     from zoomstate.state import StateStore
@@ -730,6 +834,19 @@ def cmd_state(args, out, err) -> int:
         state = store.load()
         for key in sorted(state.meetings):
             print(key)
+        return EXIT_OK
+    if args.state_command == "mv":
+        from zoomstate.state import RenameError, rename_key
+
+        with store.lock("state mv", timeout=args.lock_timeout, clock=manager.clock):
+            state = store.load()
+            try:
+                meeting_id = rename_key(state, args.old_key, args.new_key)
+            except RenameError as exc:
+                raise PlanError(str(exc)) from None
+            store.save(state)
+        out.print(f"Moved {args.old_key} to {args.new_key} (meeting {meeting_id}; nothing changed in Zoom). "
+                  f"Use key {args.new_key} in the meetings file.", markup=False)
         return EXIT_OK
     with store.lock("state rm", timeout=args.lock_timeout, clock=manager.clock):
         state = store.load()

@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ SANDBOX_DIR = Path("state") / "sandbox"
 _LAZY = {
     "ZoomClient": "zoomstate.zoom", "ZoomCredentials": "zoomstate.zoom", "credentials_from_env": "zoomstate.zoom",
     "DEFAULT_API_URL": "zoomstate.zoom", "DEFAULT_OAUTH_URL": "zoomstate.zoom",
-    "Applier": "zoomstate.apply", "Outcome": "zoomstate.apply",
+    "Applier": "zoomstate.apply", "Outcome": "zoomstate.apply", "UserNotFound": "zoomstate.zoom",
 }
 
 
@@ -89,6 +89,7 @@ class Manager:
         self.clock = clock or SystemClock()
         # Plans make_plan made, each with its session and its outline then (a plan edited since is not trusted).
         self._planned: list[tuple[Session, Plan, tuple[Any, ...]]] = []
+        self.last_live = LiveSnapshot(refreshed=False)  # the live side of the latest make_plan
 
     # ------------------------------------------------------------------------------------------ paths
 
@@ -195,6 +196,7 @@ class Manager:
         else:
             live = LiveSnapshot(refreshed=False)
         live.warnings.extend(warnings)
+        self.last_live = live  # what the health check reads beside the plan
         with _gc_paused():
             plan = build_plan(session.desired, session.state, live, self.clock.now(), targets=targets,
                               delete_duplicates=delete_duplicates)
@@ -248,6 +250,60 @@ class Manager:
 
     def export(self, session: Session) -> Path:
         return write_csv(session.state, session.csv_path)
+
+    def check(self, session: Session, *, days: int = 30) -> Any:
+        """The health check: refresh and plan, count each managed host's unmanaged meetings, then findings."""
+        assert session.client is not None
+        from zoomstate.health import health
+
+        plan = self.make_plan(session)
+        managed_ids = set(session.state.by_meeting_id())
+        unmanaged: dict[str, int] = {}
+        for host in sorted({m.host_email for m in session.state.meetings.values()}):
+            try:
+                items = session.client.list_meetings(host)
+            except _lazy("UserNotFound"):
+                continue
+            unmanaged[host] = sum(1 for item in items if item.get("id") not in managed_ids)
+        return health(plan, self.last_live, session.state, self.clock.now(), days=days, unmanaged=unmanaged)
+
+    def dump(self, hosts: list[str], *, all_hosts: bool = False) -> list[Any]:
+        """The live views of every recurring (type 8) meeting of ``hosts`` (or of every user)."""
+        from zoomstate.zoombody import MEETING_TYPE_RECURRING_FIXED, live_meeting
+
+        empty = DesiredConfig(str(self.options.meetings_path), "", "", {})
+        with self._client(empty) as (client, _account, _secret):
+            if all_hosts:
+                hosts = client.list_users()
+            found = []
+            for host in dict.fromkeys(hosts):
+                for item in client.list_meetings(host):
+                    if item.get("type") == MEETING_TYPE_RECURRING_FIXED:
+                        found.append(live_meeting(client.get_meeting(int(item["id"]))))
+        return found
+
+    def refresh_outputs(self, session: Session) -> int:
+        """Record in state what Zoom now holds of each managed meeting (its outputs: links, occurrences);
+        the managed view is left alone, so the next plan still sees drift. Returns how many records changed."""
+        assert session.client is not None
+        from zoomstate.refresh import refresh
+        from zoomstate.zoombody import outputs_of
+
+        live = refresh(session.client, session.desired, session.state, parallelism=self.options.parallelism,
+                       targets=list(session.state.meetings))
+        changed = 0
+        for key, record in list(session.state.meetings.items()):
+            found = live.meetings.get(record.meeting_id)
+            if found is None:
+                continue
+            outputs = outputs_of(found)
+            if outputs != record.outputs:
+                session.state.meetings[key] = replace(record, outputs=outputs)
+                changed += 1
+        if changed:
+            session.store.save(session.state)
+            write_csv(session.state, session.csv_path)
+        return changed
 
 
 @contextmanager

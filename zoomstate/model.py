@@ -108,6 +108,8 @@ class MeetingSpec:
     audio: str = "both"
     meeting_authentication: bool = False
     prevent_delete: bool = False
+    # The key this meeting had before a rename: the state record moves to the new key, the Zoom meeting stays.
+    moved_from: str | None = None
     # Field paths sent at create and never compared after (Terraform's lifecycle ignore_changes).
     ignore_changes: tuple[str, ...] = ()
     # Occurrences cancelled (local dates, calendars resolved) and changed one at a time.

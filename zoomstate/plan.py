@@ -25,6 +25,7 @@ from zoomstate.zoombody import (
     OccurrenceChange,
     identity,
     live_identity,
+    managed_view,
     occurrence_changes,
     parse_time,
     same_zone,
@@ -57,6 +58,7 @@ REASON_CODES: dict[str, str] = {
     "adopt_match": "an unmanaged Zoom meeting of the host matches",
     "recover_pending": "an interrupted create reached Zoom: its meeting is taken over",
     "retry_pending": "an interrupted create never reached Zoom: create again",
+    "moved": "the key was renamed (moved_from): the state record moves to the new key, the meeting stays",
     "removed_from_file": "managed, but no longer in the meetings file",
     "removed_from_file_gone": "no longer in the meetings file, and already gone in Zoom",
     "pending_removed_found": "removed from the file while its create was interrupted; its meeting is in Zoom",
@@ -126,6 +128,8 @@ class Change:
     kept: list[FieldDiff] = field(default_factory=list)
     # Single-occurrence calls after the series call (if any): cancels and moves.
     occurrences: list[OccurrenceChange] = field(default_factory=list)
+    # The key the state records this meeting under now, when the meetings file renamed it (moved_from).
+    moved_from: str = ""
 
     @property
     def destructive(self) -> bool:
@@ -164,6 +168,8 @@ class Change:
     def comparable(self, passcode_key: bytes | None) -> dict[str, Any]:
         """What apply would do, in a form that stays equal when nothing but the clock moved."""
         form: dict[str, Any] = {"action": self.action, "meeting_id": self.meeting_id, "host_email": self.host_email}
+        if self.moved_from:
+            form["moved_from"] = self.moved_from
         if self.payload is not None:
             form["body"] = _clock_free_body(self.payload, passcode_key)
             # The series' first and last start do not move with the clock (the body's next start does).
@@ -353,10 +359,10 @@ class Plan:
                 problems.append(f"{key}: planning now gives {now[key]['action']}, which the plan does not have")
             elif saved[key] != now[key]:
                 was, is_ = saved[key], now[key]
-                for part in ("action", "meeting_id", "host_email"):
-                    if was[part] != is_[part]:
-                        problems.append(f"{key}: {part.replace('_', ' ')} is {was[part]!r} in the plan, "
-                                        f"{is_[part]!r} now")
+                for part in ("action", "meeting_id", "host_email", "moved_from"):
+                    if was.get(part) != is_.get(part):
+                        problems.append(f"{key}: {part.replace('_', ' ')} is {was.get(part)!r} in the plan, "
+                                        f"{is_.get(part)!r} now")
                 if was["action"] == is_["action"]:
                     paths = _differing_paths({"body": was.get("body"), "series": was.get("series")},
                                              {"body": is_.get("body"), "series": is_.get("series")}, depth=3)
@@ -523,6 +529,7 @@ def _change_from_json(data: Any, where: str) -> Change:
         reason_code=_field(data, "reason_code", str, where, default=""),
         kept=_diffs(data, "kept", where),
         occurrences=_occurrences(data, where),
+        moved_from=_moved_from(data, where),
     )
 
 
@@ -558,6 +565,13 @@ def _occurrences(data: dict[str, Any], where: str) -> list[OccurrenceChange]:
             raise _damaged(here, f"is not an occurrence call: {_shown(item)}")
         found.append(OccurrenceChange(**values))
     return found
+
+
+def _moved_from(data: dict[str, Any], where: str) -> str:
+    value = _field(data, "moved_from", str, where, default="")
+    if value and not _KEY.fullmatch(value):
+        raise _damaged(f"{where}.moved_from", f"is not a meeting key: {_shown(value)}")
+    return value
 
 
 def _diffs(data: dict[str, Any], name: str, where: str) -> list[FieldDiff]:
@@ -774,13 +788,15 @@ def build_plan(
     errors: list[str] = []
     occurrence_warnings: list[str] = []
     claimed: set[int] = set(state.by_meeting_id())  # live meetings already spoken for
+    moves, move_errors = planned_moves(desired, state)
+    errors += move_errors
 
     kept_as: dict[str, tuple[DesiredMeeting, int]] = {}  # key -> (desired, the meeting kept), for duplicates
     for key, spec in desired.meetings.items():
         if selected is not None and key not in selected:
             continue
         want = DesiredMeeting(spec, now)
-        change = _plan_desired(key, want, state, live, claimed)
+        change = _plan_desired(key, want, state, live, claimed, moves.get(key))
         if change.meeting_id is not None and change.action not in ("create", "replace", "delete"):
             kept_as[key] = (want, change.meeting_id)
         occurrence_warnings.extend(_plan_occurrences(change, want, state, live))
@@ -792,8 +808,9 @@ def build_plan(
                           "prevent_delete is set: remove prevent_delete first, or change the host back")
         changes.append(change)
 
+    moved_away = set(moves.values())
     for key, managed in state.meetings.items():
-        if key in desired.meetings or (selected is not None and key not in selected):
+        if key in desired.meetings or key in moved_away or (selected is not None and key not in selected):
             continue
         gone = live.refreshed and managed.meeting_id in live.missing
         reason = "removed from the meetings file" + (" (already gone in Zoom)" if gone else "")
@@ -845,6 +862,7 @@ def build_plan(
         managed_count=len(state.meetings),
     )
     plan.warnings.extend(plan.host_budget_warnings())
+    plan.notes.extend(move_suggestions(plan, desired, state))
     return plan
 
 
@@ -891,10 +909,71 @@ def _plan_occurrences(change: Change, want: DesiredMeeting, state: State, live: 
     return [f"{change.key}: {sentence}" for sentence in drift]
 
 
+def planned_moves(desired: DesiredConfig, state: State) -> tuple[dict[str, str], list[str]]:
+    """Renames the meetings file asks for ({new key: old key}) and the ones it cannot do (errors).
+
+    A move applies while the old key is in state and the new one is not; once applied, moved_from is inert.
+    """
+    moves: dict[str, str] = {}
+    errors: list[str] = []
+    for key, spec in desired.meetings.items():
+        old = spec.moved_from
+        if not old or key in state.meetings:
+            continue
+        if old == key:
+            errors.append(f"{key}: moved_from names the meeting's own key: remove moved_from")
+        elif old in desired.meetings:
+            errors.append(f"{key}: moved_from: {old}, but {old} is still in the meetings file: rename it, or "
+                          "remove moved_from")
+        elif old in moves.values():
+            errors.append(f"{key}: moved_from: {old}, which another meeting also moves from: keep one")
+        elif old in state.meetings:
+            if state.meetings[old].host_email.lower() != spec.host_email.lower():
+                errors.append(f"{key}: moved_from: {old}, but {old} has another host "
+                              f"({state.meetings[old].host_email}): a move keeps the host")
+            else:
+                moves[key] = old
+    return moves, errors
+
+
+def move_suggestions(plan: Plan, desired: DesiredConfig, state: State) -> list[str]:
+    """Notes for a delete and a create that look like one renamed meeting (same host and schedule)."""
+    notes = []
+    deleted = [c for c in plan.changes if c.action == "delete" and c.key in state.meetings]
+    for change in plan.changes:
+        if change.action != "create" or change.key in state.meetings or change.key not in desired.meetings:
+            continue
+        view = managed_view(desired.meetings[change.key])
+        for old in deleted:
+            before = state.meetings[old.key]
+            if before.host_email.lower() == change.host_email.lower() and all(
+                    before.managed.get(name) == view.get(name) for name in (*SCHEDULE_KEYS, "timezone")):
+                notes.append(f"{change.key}: deletes {old.key} and creates {change.key} with the same host and "
+                             f"schedule: if it is a rename, add `moved_from: {old.key}` to {change.key} to keep "
+                             f"meeting {before.meeting_id} (its join link and registrants)")
+                break
+    return notes
+
+
 def _plan_desired(key: str, want: DesiredMeeting, state: State, live: LiveSnapshot,
-                  claimed: set[int]) -> Change:
+                  claimed: set[int], moved_from: str | None = None) -> Change:
+    change = _plan_managed_or_new(key, want, state, live, claimed, moved_from)
+    if moved_from:
+        change.moved_from = moved_from
+        moved = f"moved from {moved_from} (state only: meeting {change.meeting_id} stays)"
+        if change.action == "unchanged":
+            change.action, change.reason_code, change.reason = "update", "moved", moved
+        elif change.action in ("update", "replace"):
+            change.reason = f"{moved}; {change.reason}" if change.reason else moved
+            if change.action == "update" and change.reason_code in ("state_only", "prevent_delete_changed"):
+                change.reason_code = "moved"
+    return change
+
+
+def _plan_managed_or_new(key: str, want: DesiredMeeting, state: State, live: LiveSnapshot,
+                         claimed: set[int], moved_from: str | None) -> Change:
     spec = want.spec
-    managed = state.meetings.get(key)
+    managed = state.meetings.get(key) or (state.meetings.get(moved_from) if moved_from else None)
 
     def change(action: Action, code: str, reason: str, meeting_id: int | None = None,
                diffs: list[FieldDiff] | None = None) -> Change:

@@ -13,13 +13,14 @@ import errno
 import glob
 import json
 import os
+import re
 import socket
 import stat
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -169,6 +170,28 @@ class State:
 
     def copy(self) -> State:
         return copy.deepcopy(self)
+
+
+KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+class RenameError(ValueError):
+    """A state key cannot be renamed as asked."""
+
+
+def rename_key(state: State, old: str, new: str) -> int:
+    """Rename a managed meeting's key in ``state`` (no Zoom call); returns its meeting id."""
+    if old not in state.meetings:
+        raise RenameError(f"{old} is not in the state file (see `zoomstate state list`)")
+    if not KEY_PATTERN.fullmatch(new):
+        raise RenameError(f"{new!r} is not a meeting key: lowercase letters, digits, '.', '_' and '-', "
+                          "starting with a letter or digit")
+    if new in state.meetings or new in state.pending:
+        raise RenameError(f"{new} is already in the state file: pick another key, or `zoomstate state rm {new}` "
+                          "first")
+    record = state.meetings.pop(old)
+    state.meetings[new] = replace(record, key=new)
+    return record.meeting_id
 
 
 def strip_secrets(value: Any) -> Any:

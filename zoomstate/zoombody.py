@@ -350,6 +350,21 @@ def outputs_of(live: LiveMeeting) -> dict[str, Any]:
         "duration": live.duration,
         "recurrence_type": _int(live.recurrence.get("type")),
         "occurrences": len(live.occurrences or ()),
+        "calendar": calendar_outputs(live),
+    }
+
+
+def calendar_outputs(live: LiveMeeting) -> dict[str, Any]:
+    """What calendar feeds and the events page need from Zoom: its recurrence and the occurrences it holds
+    (start, duration, status), and the agenda. Read by zoomstate.publish from the state."""
+    return {
+        "agenda": live.agenda,
+        "recurrence": {k: v for k, v in live.recurrence.items()
+                       if k in ("type", "repeat_interval", "weekly_days", "monthly_day", "monthly_week",
+                                "monthly_week_day", "end_times", "end_date_time")},
+        # [occurrence_id, start (UTC), duration, status]: compact, one small list per occurrence
+        "occurrences": [[o.occurrence_id, utc_text(o.start), o.duration, o.status] for o in
+                        sorted(live.occurrence_items, key=lambda o: o.start)],
     }
 
 

@@ -154,6 +154,24 @@ class ZoomClient:
                                    f"a next_page_token after {pages} pages: the list would never end")
             seen_tokens.add(token)
 
+    def list_users(self) -> list[str]:
+        """The emails of every active user (GET /users, all pages), for `zoomstate dump --all-hosts`."""
+        operation = "list users"
+        emails: list[str] = []
+        token = ""
+        for _ in range(MAX_LIST_PAGES):
+            params: dict[str, Any] = {"status": "active", "page_size": PAGE_SIZE}
+            if token:
+                params["next_page_token"] = token
+            answer = self._call("list", "GET", "/users", operation=operation, params=params)
+            page = _object(answer, "GET", "/users", operation)
+            users = page.get("users") if isinstance(page.get("users"), list) else []
+            emails += [str(u["email"]) for u in users if isinstance(u, dict) and u.get("email")]
+            token = page.get("next_page_token") or ""
+            if not token or not isinstance(token, str):
+                return list(dict.fromkeys(emails))
+        raise _shape_error(answer, "GET /users", operation, "a next_page_token on every page")
+
     def update_meeting(self, meeting_id: int, body: dict) -> None:
         """PATCH /meetings/{id} (204). Send ``recurrence`` whole: Zoom replaces it."""
         self._meeting_call("update", "PATCH", meeting_id, f"update meeting {meeting_id}", body=body)
