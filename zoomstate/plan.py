@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from zoomstate import calendar
 from zoomstate.model import DesiredConfig, LiveSnapshot, MeetingSpec
-from zoomstate.state import State
+from zoomstate.state import PASSCODE_DIGEST_FIELD, State, seal_view_passcode
 from zoomstate.zoombody import (
     DesiredMeeting,
     LiveMeeting,
@@ -503,7 +503,7 @@ def field_diffs(before: dict[str, Any], after: dict[str, Any]) -> list[FieldDiff
     for items in tree.values():
         for item in items:
             path = ".".join(str(p) for p in item.path(output_format="list"))
-            if path == "password":
+            if path in ("password", PASSCODE_DIGEST_FIELD):
                 diffs.append(passcode_diff())
             else:
                 diffs.append(FieldDiff(path, _present(item.t1), _present(item.t2)))
@@ -532,6 +532,8 @@ def comparable(view: dict[str, Any], ignored: Iterable[str] = ()) -> dict[str, A
                 out["settings"] = {k: v for k, v in out["settings"].items() if k != path[len("settings."):]}
         else:
             out.pop(path, None)
+            if path == "password":
+                out.pop(PASSCODE_DIGEST_FIELD, None)
     return out
 
 
@@ -756,6 +758,8 @@ def _plan_desired(key: str, want: DesiredMeeting, state: State, live: LiveSnapsh
                           f"deleted in Zoom (meeting {managed.meeting_id} no longer exists)")
         last_known = comparable(managed.managed, want.ignored)
         compare_want = comparable(want.view, want.ignored)
+        if "password" in compare_want:  # the state knows the passcode only by its digest
+            compare_want = seal_view_passcode(compare_want, state.passcode_key or "00")
         in_file = field_diffs(last_known, compare_want)
         kept: list[FieldDiff] = []
         detail = ""
