@@ -540,6 +540,8 @@ class StateStore:
         """
         head = {"format": STATE_FORMAT, "version": STATE_VERSION, "lineage": state.lineage,
                 "serial": state.serial, "account_id": state.account_id}
+        if state.passcode_key:
+            head["passcode_key"] = state.passcode_key
         lines = ["{"]
         lines += [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in head.items()]
         lines.append(f'  "meetings": {{{self._records(state.meetings)}}},')
