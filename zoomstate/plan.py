@@ -178,8 +178,8 @@ def passcode_key_from_secret(secret: str) -> bytes:
 
 
 def _sealed_diff(diff: FieldDiff, key: bytes | None) -> FieldDiff:
-    if diff.path.split(".")[0] != "password":
-        return diff
+    if diff.path.split(".")[0] != "password" or diff.after == PASSCODE_CHANGED:
+        return diff  # not a passcode, or one the diff already hides
     return FieldDiff(diff.path, seal_passcode(diff.before, key), seal_passcode(diff.after, key))
 
 
@@ -623,12 +623,12 @@ def kept_by_zoom(diffs: list[FieldDiff], kept: dict[str, Any]) -> tuple[list[Fie
 
 
 def kept_note(key: str, diff: FieldDiff) -> str:
-    return (f"{key}: Zoom keeps {diff.path} = {_shown(diff.before)} (sent {_shown(diff.after)}); "
+    return (f"{key}: Zoom keeps {diff.path} = {_json_text(diff.before)} (sent {_json_text(diff.after)}); "
             "not proposed again until the meetings file changes it")
 
 
-def _shown(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else f'"{value}"'
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _preview(spec: MeetingSpec, now: datetime) -> dict[str, Any]:
