@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,15 @@ def test_verbose_plan_against_a_zoom_without_user_scope_warns_and_plans(tmp_path
     assert result.code == 0, result.out + result.err
     assert "Skipping user verification" in result.out + result.err
     assert "1 to create" in result.out
+
+
+def test_managed_meeting_answered_with_code_300_is_gone_and_planned_again(tmp_path, run, sandbox):
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("sync")])
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    (made,) = sandbox.meetings()
+    sandbox.delete_out_of_band(made["id"])
+    sandbox.set_faults(unknown_meeting_code_300=True)  # {"code": 300, "message": "Invalid meeting id."}
+    plan = run("plan", "-f", path, "--format", "json")
+    assert plan.code in (0, 2), plan.out + plan.err
+    (change,) = json.loads(plan.out)["changes"]
+    assert (change["action"], change["reason_code"]) == ("create", "deleted_in_zoom")
