@@ -66,3 +66,40 @@ def test_state_file_of_an_apply_where_zoom_kept_values_still_plans_offline(tmp_p
     path = write_meetings(tmp_path / "meetings.yaml", [meeting("sync", waiting_room=False)])
     assert run("apply", "-f", path, "--auto-approve").code == 0
     assert run("plan", "-f", path, "--refresh=false", "--detailed-exitcode").code == 0
+
+
+def test_passcode_is_kept_only_as_a_keyed_digest_and_diffs_hide_it(tmp_path, run, sandbox):
+    state_path = tmp_path / "state" / "zoomstate.json"
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("sync", password="Secret12")])
+    applied = run("apply", "-f", path, "--auto-approve")
+    assert applied.code == 0 and "Secret12" not in applied.out + applied.err
+    text = state_path.read_text()
+    assert "Secret12" not in text and '"password_hmac"' in text and '"passcode_key"' in text
+    assert run("plan", "-f", path, "--detailed-exitcode").code == 0
+    assert run("plan", "-f", path, "--refresh=false", "--detailed-exitcode").code == 0
+    path.write_text(path.read_text().replace("Secret12", "Other987"))
+    for flags in ((), ("--refresh=false",)):
+        plan = run("plan", "-f", path, *flags)
+        assert "password: \"********\" -> \"passcode changed\"" in plan.out, plan.out
+        assert "Other987" not in plan.out and "Secret12" not in plan.out
+        markdown = run("plan", "-f", path, *flags, "--format", "markdown")
+        assert "Other987" not in markdown.out and "passcode changed" in markdown.out
+
+
+def test_old_state_with_plaintext_passcode_loads_and_is_sealed(tmp_path, run, sandbox):
+    import json
+
+    state_path = tmp_path / "state" / "zoomstate.json"
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("sync", password="Secret12")])
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    data = json.loads(state_path.read_text())  # as an older zoomstate wrote it: the passcode in plaintext
+    record = data["meetings"]["sync"]["managed"]
+    del record["password_hmac"]
+    record["password"] = "Secret12"
+    del data["passcode_key"]
+    state_path.write_text(json.dumps(data))
+    state = StateStore(state_path).load()
+    assert "password" not in state.meetings["sync"].managed and state.passcode_key
+    assert run("plan", "-f", path, "--refresh=false", "--detailed-exitcode").code == 0
+    StateStore(state_path).save(state)
+    assert "Secret12" not in state_path.read_text()

@@ -729,3 +729,27 @@ def test_monthly_day_with_the_week_form_is_a_warning_and_the_week_form_is_used(t
     warning = only([d for d in config.warnings if d.field.endswith("monthly_day")])
     assert warning.severity == "warning" and warning.line == line_of(text, "monthly_day:")
     assert "Zoom uses monthly_week and monthly_week_day" in warning.message
+
+
+# -- ignore_changes and join_before_host ----------------------------------------------------------------
+
+
+def test_ignore_changes_paths_are_checked_and_a_meeting_list_replaces_the_defaults_one(tmp_path: Path) -> None:
+    text = ("defaults:\n  ignore_changes: [agenda]\n" + with_fields("    ignore_changes: [settings.auto_recording]\n")
+            + with_fields()[len("meetings:\n"):].replace("Weekly sync", "Other sync"))
+    config = load(tmp_path, text)
+    first, second = spec_of(config, 0), spec_of(config, 1)
+    assert first.ignore_changes == ("settings.auto_recording",) and second.ignore_changes == ("agenda",)
+    bad = only(errors(tmp_path, with_fields("    ignore_changes: [settings.colour]\n")))
+    assert "ignore_changes" in bad.field and bad.line == line_of(with_fields(
+        "    ignore_changes: [settings.colour]\n"), "ignore_changes")
+
+
+def test_join_before_host_beside_a_waiting_room_is_sent_as_written_with_a_warning(tmp_path: Path) -> None:
+    text = with_fields("    join_before_host: true\n    waiting_room: true\n")
+    config = load(tmp_path, text)
+    assert spec_of(config).join_before_host is True
+    (warning,) = [d for d in config.warnings if "join_before_host" in d.field]
+    assert warning.severity == "warning" and warning.line == line_of(text, "join_before_host")
+    quiet = load(tmp_path, with_fields("    join_before_host: true\n    waiting_room: false\n"))
+    assert not [d for d in quiet.warnings if "join_before_host" in d.field]

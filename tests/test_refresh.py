@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,15 @@ def test_hosts_of_managed_meetings_are_listed_once_for_duplicates(tmp_path):
     assert calls == ["alice@example.com"]  # one list for the host, however many meetings it has
     assert [c.meeting_id for c in live.candidates["sync"]] == [81000000003]
     assert "other" not in live.candidates and 81000000004 not in zoom.gets
+
+
+def test_managed_meeting_answered_with_code_300_is_gone_and_planned_again(tmp_path, run, sandbox):
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("sync")])
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    (made,) = sandbox.meetings()
+    sandbox.delete_out_of_band(made["id"])
+    sandbox.set_faults(unknown_meeting_code_300=True)  # {"code": 300, "message": "Invalid meeting id."}
+    plan = run("plan", "-f", path, "--format", "json")
+    assert plan.code in (0, 2), plan.out + plan.err
+    (change,) = json.loads(plan.out)["changes"]
+    assert (change["action"], change["reason_code"]) == ("create", "deleted_in_zoom")

@@ -136,6 +136,32 @@ def test_error_bodies_have_zooms_shape(sb, session):
         contract.validate_error(answer.json())
 
 
+def test_zoom_like_answers_and_the_extra_routes_match_the_spec(sb, session):
+    """With every Zoom-like switch on, and on the users and registrants routes, answers still follow the
+    document (bodies without start_time, create answers without start_time/duration, lists without agenda)."""
+    sb.zoom_like(get_without_start_time=True, create_without_schedule=True, list_without_agenda=True,
+                 pages_without_page_count=True, locked_settings={"auto_recording": "none"})
+    body = {**CREATE_BODIES["monthly-last-friday-with-registration"], "topic": "Zoom-like"}
+    created = session.post(f"{sb.api_url}/users/me/meetings", json=body, timeout=5)
+    assert created.status_code == 201, created.text
+    contract.validate_response("meetingCreate", 201, created.json())
+    meeting_id = created.json()["id"]
+    contract.validate_response("meeting", 200, session.get(f"{sb.api_url}/meetings/{meeting_id}", timeout=5).json())
+    contract.validate_response("meetings", 200, session.get(f"{sb.api_url}/users/{HOST}/meetings", timeout=5).json())
+    contract.validate_response("users", 200, session.get(f"{sb.api_url}/users", timeout=5).json())
+    registrant = {"email": "pat@example.com", "first_name": "Pat", "last_name": "Lee"}
+    contract.validate_request("meetingRegistrantCreate", registrant)
+    added = session.post(f"{sb.api_url}/meetings/{meeting_id}/registrants", json=registrant, timeout=5)
+    assert added.status_code == 201, added.text
+    contract.validate_response("meetingRegistrantCreate", 201, added.json())
+    listed = session.get(f"{sb.api_url}/meetings/{meeting_id}/registrants", timeout=5)
+    contract.validate_response("meetingRegistrants", 200, listed.json())
+    sb.zoom_like(user_read_scope=False)
+    scope = session.get(f"{sb.api_url}/users/me", timeout=5)
+    assert scope.status_code == 400
+    contract.validate_error(scope.json())
+
+
 # ------------------------------------------------------------------------------ the helper itself
 
 

@@ -17,7 +17,7 @@ from zoomstate.clock import Clock, SystemClock
 from zoomstate.crashpoints import CrashPoints
 from zoomstate.model import DesiredConfig
 from zoomstate.plan import Change, FieldDiff, Plan, find_match, live_value
-from zoomstate.state import ManagedMeeting, PendingCreate, State, StateStore, StateWriter
+from zoomstate.state import ManagedMeeting, PendingCreate, State, StateStore, StateWriter, seal_view_passcode
 from zoomstate.zoom import AmbiguousCreateError, DailyLimitError, ZoomClient, ZoomError
 from zoomstate.zoombody import (
     DesiredMeeting,
@@ -320,18 +320,19 @@ class Applier:
             if previous is not None and previous.meeting_id == meeting_id:
                 created_at = previous.created_at or created_at
                 was_adopted = adopted or previous.adopted
+            stored = seal_view_passcode(view, state.ensure_passcode_key()) if "password" in view else dict(view)
             if sent is not None:
                 if kept:
-                    view["kept"] = {d.path: {"sent": d.after, "kept": d.before} for d in kept}
-            elif previous is not None and previous.managed.get("kept") and view:
-                view["kept"] = previous.managed["kept"]  # nothing sent: what Zoom kept still stands
+                    stored["kept"] = {d.path: {"sent": d.after, "kept": d.before} for d in kept}
+            elif previous is not None and previous.managed.get("kept") and stored:
+                stored["kept"] = previous.managed["kept"]  # nothing sent: what Zoom kept still stands
             state.meetings[change.key] = ManagedMeeting(
                 key=change.key,
                 meeting_id=meeting_id,
                 host_email=change.host_email,
                 topic=change.topic,
                 created_at=created_at,
-                managed=view,
+                managed=stored,
                 outputs=outputs,
                 adopted=was_adopted,
                 updated_at=now,

@@ -20,7 +20,7 @@ from typing import Any
 from zoomstate import calendar
 from zoomstate.model import DesiredConfig, MeetingSpec
 from zoomstate.plan import PlanError
-from zoomstate.state import ManagedMeeting, State, StateStore
+from zoomstate.state import ManagedMeeting, State, StateStore, seal_view_passcode
 from zoomstate.zoom import MeetingNotFound, ZoomClient, ZoomError
 from zoomstate.zoombody import DesiredMeeting, LiveMeeting, live_meeting, managed_view, outputs_of, same_zone
 
@@ -58,8 +58,9 @@ def _record(state: State, store: StateStore, key: str, spec: MeetingSpec, meetin
     if host.lower() != spec.host_email.lower():
         raise PlanError(f"meeting {meeting_id} is hosted by {host}, but {key} says host_email "
                         f"{spec.host_email}: fix the meetings file or import another meeting")
-    view = managed_view(spec)
-    view["prevent_delete"] = spec.prevent_delete
+    view = {**managed_view(spec), "prevent_delete": spec.prevent_delete}
+    if "password" in view:
+        view = seal_view_passcode(view, state.ensure_passcode_key())
     if account_id and state.account_id is None:
         state.account_id = account_id
     state.meetings[key] = ManagedMeeting(

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from zoomstate import calendar
 from zoomstate.model import DesiredConfig, LiveSnapshot, MeetingSpec
-from zoomstate.state import State
+from zoomstate.state import PASSCODE_DIGEST_FIELD, State, seal_view_passcode
 from zoomstate.zoombody import (
     DesiredMeeting,
     LiveMeeting,
@@ -201,8 +201,8 @@ def passcode_key_from_secret(secret: str) -> bytes:
 
 
 def _sealed_diff(diff: FieldDiff, key: bytes | None) -> FieldDiff:
-    if diff.path.split(".")[0] != "password":
-        return diff
+    if diff.path.split(".")[0] != "password" or diff.after == PASSCODE_CHANGED:
+        return diff  # not a passcode, or one the diff already hides
     return FieldDiff(diff.path, seal_passcode(diff.before, key), seal_passcode(diff.after, key))
 
 
@@ -600,7 +600,7 @@ def field_diffs(before: dict[str, Any], after: dict[str, Any]) -> list[FieldDiff
     for items in tree.values():
         for item in items:
             path = ".".join(str(p) for p in item.path(output_format="list"))
-            if path == "password":
+            if path in ("password", PASSCODE_DIGEST_FIELD):
                 diffs.append(passcode_diff())
             else:
                 diffs.append(FieldDiff(path, _present(item.t1), _present(item.t2)))
@@ -629,6 +629,8 @@ def comparable(view: dict[str, Any], ignored: Iterable[str] = ()) -> dict[str, A
                 out["settings"] = {k: v for k, v in out["settings"].items() if k != path[len("settings."):]}
         else:
             out.pop(path, None)
+            if path == "password":
+                out.pop(PASSCODE_DIGEST_FIELD, None)
     return out
 
 
@@ -723,12 +725,12 @@ def kept_by_zoom(diffs: list[FieldDiff], kept: dict[str, Any]) -> tuple[list[Fie
 
 
 def kept_note(key: str, diff: FieldDiff) -> str:
-    return (f"{key}: Zoom keeps {diff.path} = {_shown(diff.before)} (sent {_shown(diff.after)}); "
+    return (f"{key}: Zoom keeps {diff.path} = {_json_text(diff.before)} (sent {_json_text(diff.after)}); "
             "not proposed again until the meetings file changes it")
 
 
-def _shown(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else f'"{value}"'
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _preview(spec: MeetingSpec, now: datetime) -> dict[str, Any]:
@@ -995,6 +997,8 @@ def _plan_managed_or_new(key: str, want: DesiredMeeting, state: State, live: Liv
                           f"deleted in Zoom (meeting {managed.meeting_id} no longer exists)")
         last_known = comparable(managed.managed, want.ignored)
         compare_want = comparable(want.view, want.ignored)
+        if "password" in compare_want:  # the state knows the passcode only by its digest
+            compare_want = seal_view_passcode(compare_want, state.passcode_key or "00")
         in_file = field_diffs(last_known, compare_want)
         kept: list[FieldDiff] = []
         detail = ""

@@ -9,11 +9,15 @@ no ``start_url``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import errno
 import glob
+import hashlib
+import hmac
 import json
 import os
 import re
+import secrets
 import socket
 import stat
 import threading
@@ -38,6 +42,8 @@ SECRET_KEYS = frozenset({"start_url", "access_token", "client_secret", "token"})
 # How long after its start a pending create recorded without a deadline may have reached Zoom: the longest
 # create the client's default attempts and waits allow.
 PENDING_WINDOW = timedelta(minutes=30)
+# A managed record keeps a meeting's passcode only as this keyed digest (HMAC-SHA256, the state's own key).
+PASSCODE_DIGEST_FIELD = "password_hmac"
 
 
 class StateError(Exception):
@@ -147,6 +153,12 @@ class State:
     account_id: str | None = None
     meetings: dict[str, ManagedMeeting] = field(default_factory=dict)
     pending: dict[str, PendingCreate] = field(default_factory=dict)
+    passcode_key: str = field(default="", repr=False)  # hex; random per state, made when first needed
+
+    def ensure_passcode_key(self) -> str:
+        if not self.passcode_key:
+            self.passcode_key = secrets.token_hex(32)
+        return self.passcode_key
 
     @classmethod
     def new(cls) -> State:
@@ -163,6 +175,7 @@ class State:
             "account_id": self.account_id,
             "meetings": {k: m.to_json() for k, m in sorted(self.meetings.items())},
             "pending": {k: p.to_json() for k, p in sorted(self.pending.items())},
+            **({"passcode_key": self.passcode_key} if self.passcode_key else {}),
         }
 
     def by_meeting_id(self) -> dict[int, str]:
@@ -203,6 +216,29 @@ def strip_secrets(value: Any) -> Any:
     return value
 
 
+def passcode_digest(key: str, passcode: str) -> str:
+    return hmac.new(bytes.fromhex(key), passcode.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def seal_view_passcode(view: dict[str, Any], key: str) -> dict[str, Any]:
+    """A managed view as the state keeps it: a plaintext passcode replaced by its keyed digest, which is
+    enough to see that the meetings file changed it."""
+    if "password" not in view:
+        return view
+    sealed = {k: v for k, v in view.items() if k != "password"}
+    sealed[PASSCODE_DIGEST_FIELD] = passcode_digest(key, str(view["password"]))
+    return sealed
+
+
+def _seal_old_passcodes(state: State) -> None:
+    """State files written before passcodes were sealed hold them in plaintext: seal them as they load, so
+    the next save drops the plaintext."""
+    for key, record in state.meetings.items():
+        if "password" in record.managed:
+            sealed = seal_view_passcode(record.managed, state.ensure_passcode_key())
+            state.meetings[key] = dataclasses.replace(record, managed=sealed)
+
+
 def _state_error(path: Path, message: str, hint: str) -> InputError:
     return InputError([Diagnostic("error", str(path), None, None, "", message, hint)])
 
@@ -236,13 +272,17 @@ def parse_state(path: Path, raw: bytes) -> State:
     try:
         meetings = {str(k): ManagedMeeting.from_json(str(k), v) for k, v in (data.get("meetings") or {}).items()}
         pending = {str(k): PendingCreate.from_json(str(k), v) for k, v in (data.get("pending") or {}).items()}
-        return State(
+        state = State(
             lineage=str(data["lineage"]),
             serial=int(data.get("serial", 0)),
             account_id=data.get("account_id"),
             meetings=meetings,
             pending=pending,
+            passcode_key=str(data.get("passcode_key") or ""),
         )
+        bytes.fromhex(state.passcode_key)  # a damaged key is a damaged state
+        _seal_old_passcodes(state)
+        return state
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _state_error(path, f"the state file is damaged ({exc.__class__.__name__}: {exc})",
                            f"restore {path.name}.backup; the file was left untouched") from None
@@ -358,6 +398,7 @@ class StateStore:
                 raise self._journal_error(number, f"a record is damaged ({exc})") from None
             state.lineage, state.serial = lineage, serial
             state.account_id = entry.get("account_id", state.account_id)
+            state.passcode_key = str(entry.get("passcode_key") or state.passcode_key)
             applied += 1
         return applied
 
@@ -422,6 +463,8 @@ class StateStore:
                  f'"account_id": {json.dumps(state.account_id, ensure_ascii=False)}']
         if everything:
             parts.append(', "all": true')
+        if state.passcode_key:  # the records' passcode digests mean nothing without it
+            parts.append(f', "passcode_key": {json.dumps(state.passcode_key)}')
         members = []
         for key in sorted(meetings):
             record = state.meetings.get(key)
@@ -520,6 +563,8 @@ class StateStore:
         """
         head = {"format": STATE_FORMAT, "version": STATE_VERSION, "lineage": state.lineage,
                 "serial": state.serial, "account_id": state.account_id}
+        if state.passcode_key:
+            head["passcode_key"] = state.passcode_key
         lines = ["{"]
         lines += [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in head.items()]
         lines.append(f'  "meetings": {{{self._records(state.meetings)}}},')

@@ -18,7 +18,7 @@ import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError
@@ -437,41 +437,43 @@ def _spec_end(spec: MeetingSpec) -> dict[str, str]:
     return {"last_date": starts[-1].date().isoformat() if starts else ""}
 
 
-@dataclass
 class DesiredMeeting:
-    """One desired meeting in Zoom's terms, computed once per run and passed along as data."""
+    """One desired meeting in Zoom's terms, computed once per run and passed along as data: the managed view
+    at once, the request body and the upcoming occurrences when first asked for (a plan of unchanged meetings
+    needs neither). Plain slots, not cached_property, whose per-instance lock costs more than the values."""
 
-    spec: MeetingSpec
-    now: datetime
+    __slots__ = ("spec", "now", "view", "_body", "_upcoming", "_anchored")
 
-    @cached_property
-    def view(self) -> dict[str, Any]:
-        return managed_view(self.spec)
+    def __init__(self, spec: MeetingSpec, now: datetime):
+        self.spec = spec
+        self.now = now
+        self.view: dict[str, Any] = managed_view(spec)
+        self._body: dict[str, Any] | None = None
+        self._upcoming: tuple[datetime, ...] | None = None
+        self._anchored: frozenset[datetime] | None = None
 
-    @cached_property
+    @property
     def body(self) -> dict[str, Any]:
         """The request body as of ``now``."""
-        return create_body(self.spec, self.now)
+        if self._body is None:
+            self._body = create_body(self.spec, self.now)
+        return self._body
 
-    @cached_property
+    @property
     def upcoming(self) -> tuple[datetime, ...]:
         """The series' occurrences after ``now`` that Zoom holds (aware, in the meeting's zone): for a rolling
         series the next 50. Skipped dates included (Zoom keeps them, cancelled)."""
-        return calendar.held(self.spec, self.now)
+        if self._upcoming is None:
+            self._upcoming = tuple(calendar.held(self.spec, self.now))
+        return self._upcoming
 
-    @cached_property
+    @property
     def upcoming_as_zoom_anchors(self) -> frozenset[datetime]:
         """The upcoming occurrences as Zoom keeps them when the first falls in a DST gap: Zoom anchors the
         series at the moved wall time (02:30 becomes 03:30), and every occurrence keeps that time."""
-        upcoming = self.upcoming
-        if not upcoming:
-            return frozenset()
-        first = upcoming[0]
-        tz = first.tzinfo
-        moved = first.astimezone(UTC).astimezone(tz)
-        if moved.replace(tzinfo=None) == first.replace(tzinfo=None):
-            return frozenset(upcoming)
-        return frozenset(datetime.combine(s.date(), moved.timetz()) for s in upcoming)
+        if self._anchored is None:
+            self._anchored = _zoom_anchored(self.upcoming)
+        return self._anchored
 
     def same_schedule(self, occurrences: Iterable[datetime]) -> bool:
         """Whether Zoom's upcoming series starts are this meeting's (the same instants). Skipped dates count
@@ -612,3 +614,13 @@ def occurrence_changes(want: DesiredMeeting, live: LiveMeeting | None,
             "override" if override is not None else "moved_in_zoom", utc_text(start), duration, agenda,
             local_time=start.strftime("%H:%M")))
     return ops, drift
+
+
+def _zoom_anchored(upcoming: tuple[datetime, ...]) -> frozenset[datetime]:
+    if not upcoming:
+        return frozenset()
+    first = upcoming[0]
+    moved = first.astimezone(UTC).astimezone(first.tzinfo)
+    if moved.replace(tzinfo=None) == first.replace(tzinfo=None):
+        return frozenset(upcoming)
+    return frozenset(datetime.combine(s.date(), moved.timetz()) for s in upcoming)
