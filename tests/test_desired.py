@@ -633,7 +633,7 @@ def _output_file_error(folder: Path, value: str, state_path: Path | None = None)
     ("state/zoomstate.json", "is the state file"),
     ("state/zoomstate.json.backup", "is the state file's .backup file"),
     ("state/zoomstate.json.lock", "is the state file's .lock file"),
-    ("state", "is a folder"),
+    ("state/zoomstate.json.journal", "is the state file's .journal file"),
 ])
 def test_output_file_must_stay_inside_the_folder_and_off_zoomstates_own_files(
         tmp_path: Path, value: str, problem: str) -> None:

@@ -822,8 +822,6 @@ def output_file_problem(output: Path, meetings_path: Path, state_path: Path) -> 
         return "is the state file"
     if target.parent == state.parent and target.name.startswith(state.name + "."):
         return f"is the state file's {printable(target.name.removeprefix(state.name))} file"
-    if target.is_dir():
-        return "is a folder"
     return None
 
 

@@ -169,12 +169,24 @@ def has_unprintable(text: str) -> bool:
 _TERMINAL_UNSAFE_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def printable(text: str) -> str:
+def printable(text: str, *, keep: str = "") -> str:
     """``text`` safe to echo to a terminal: control characters, lone surrogates and bidirectional controls as
-    escapes (``\\x1b``, ``\\u202e``)."""
+    escapes (``\\x1b``, ``\\u202e``); the characters in ``keep`` (e.g. a line break) are left as they are."""
     if _TERMINAL_UNSAFE_RE.search(text) is None:  # the usual case: nothing to escape, one regex search
         return text
-    return _TERMINAL_UNSAFE_RE.sub(_escaped, text)
+    return _TERMINAL_UNSAFE_RE.sub(lambda match: match.group() if match.group() in keep else _escaped(match), text)
+
+
+def printable_json(text: str) -> str:
+    """JSON text safe to echo to a terminal, meaning the same: those characters as ``\\uXXXX`` escapes.
+
+    Outside strings JSON holds only its whitespace (line breaks, tabs), left as it is; inside, json.dumps escapes
+    C0 itself, but with ``ensure_ascii=False`` not DEL, C1, bidirectional controls or lone surrogates.
+    """
+    if _TERMINAL_UNSAFE_RE.search(text) is None:
+        return text
+    return _TERMINAL_UNSAFE_RE.sub(
+        lambda match: match.group() if match.group() in "\n\r\t" else f"\\u{ord(match.group()):04x}", text)
 
 
 def _escaped(match: re.Match[str]) -> str:

@@ -7,6 +7,7 @@ import csv
 from datetime import datetime
 from pathlib import Path
 
+from zoomstate.export import FORMULA_PREFIXES
 from zoomstate.model import DesiredConfig
 from zoomstate.plan import PlanError
 from zoomstate.state import ManagedMeeting, State, StateStore
@@ -47,14 +48,25 @@ def import_meeting(desired: DesiredConfig, state: State, store: StateStore, clie
 
 
 def read_seed_csv(path: Path) -> list[dict[str, str]]:
+    """The CSV's rows as the values they hold: a cell zoomstate wrote as ``'=...`` (see export.neutralise)
+    reads back as ``=...``; a missing cell reads as empty and cells past the header are left out."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
+            rows = [{name: _cell_value(value) for name, value in row.items() if name is not None}
+                    for row in csv.DictReader(fh)]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise PlanError(f"{path}: cannot read it as the seed script's CSV ({exc})") from None
     if rows and not SEED_CSV_COLUMNS <= set(rows[0]):
         raise PlanError(f"{path}: expected the seed script's columns meeting_id, host_email, meeting_topic")
     return rows
+
+
+def _cell_value(text: str | None) -> str:
+    if text is None:
+        return ""
+    if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
+        return text[1:]
+    return text
 
 
 def import_seed_rows(desired: DesiredConfig, state: State, store: StateStore, client: ZoomClient,
