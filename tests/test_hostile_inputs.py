@@ -279,7 +279,7 @@ def test_output_file_may_not_be_the_state_file_given_with_state(tmp_path: Path, 
     assert result.code == 1 and "output_file: the CSV file is the state file" in result.err
     assert not state.exists() and sandbox.requests == []
     moved = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync")], output_file="records.json.lock")
-    result = run("validate", "-f", moved, "--state", state)
+    result = run("plan", "--refresh=false", "-f", moved, "--state", state)
     assert result.code == 1 and "is the state file's .lock file" in result.err
 
 

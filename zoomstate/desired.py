@@ -157,6 +157,7 @@ class _Report:
     around_bad: set[PathTuple] = field(default_factory=set)
     seen: set[Diagnostic] = field(default_factory=set)
     close_match_budget: int = 2 * MAX_SHOWN_ERRORS  # "did you mean" lookups; only the first errors are shown
+    uncounted: int = 0  # errors only counted: they come after MAX_SHOWN_ERRORS others in line order
 
     def add(self, severity: Severity, path: PathTuple, message: str, hint: str = "", *,
             key: bool = False, name: str | None = None) -> None:
@@ -434,8 +435,15 @@ def _unknown_fields(error: ValidationError, path: PathTuple, report: _Report) ->
         return
     allowed = list(error.schema.get("properties", {}))
     patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
+    reported = 0
     for name in error.instance:
         if name in allowed or any(p.search(name) for p in patterns):
+            continue
+        reported += 1
+        if reported > MAX_SHOWN_ERRORS:
+            # A mapping's keys are in line order, so these come after MAX_SHOWN_ERRORS errors of this mapping
+            # and could never be among the errors shown: counted, not described.
+            report.uncounted += 1
             continue
         if path == ("defaults",) and name in ("key", "topic"):
             report.error((*path, name), f"`{name}` cannot be set in defaults",
@@ -866,7 +874,7 @@ def load_desired(path: str | Path, *, environ: Mapping[str, str] | None = None,
     output_file = _output_file(root, report, Path(path), Path(state_path) if state_path is not None else None)
     credentials = _credentials(root, report)
     if report.errors:
-        raise InputError(sorted(report.errors, key=_line_order))
+        raise InputError(sorted(report.errors, key=_line_order), uncounted=report.uncounted)
     return DesiredConfig(
         path=doc.path, sha256=doc.sha256, output_file=output_file, meetings=specs,
         warnings=sorted(report.warnings, key=_line_order), credentials=credentials,

@@ -59,13 +59,13 @@ class InputError(Exception):
     """Bad user input (meetings file, state file, plan file, flags). Carries every finding at once.
 
     ``diagnostics`` holds the first MAX_SHOWN_ERRORS of them (give them in the order to show), ``omitted``
-    how many more there were.
+    how many more there were: those left out here, plus ``uncounted`` ones the caller only counted.
     """
 
-    def __init__(self, diagnostics: list[Diagnostic]):
+    def __init__(self, diagnostics: list[Diagnostic], *, uncounted: int = 0):
         found = [d for d in diagnostics if d.severity == "error"] or list(diagnostics)
         self.diagnostics = found[:MAX_SHOWN_ERRORS]
-        self.omitted = len(found) - len(self.diagnostics)
+        self.omitted = len(found) - len(self.diagnostics) + uncounted
         lines = [d.format() for d in self.diagnostics]
         if self.omitted:
             lines.append(more_errors_line(self.omitted))
