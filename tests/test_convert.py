@@ -80,3 +80,37 @@ def test_import_seed_csv_brings_seed_meetings_under_management(tmp_path, run, sa
     assert len(sandbox.meetings()) == 3
     assert {r["key"]: int(r["meeting_id"]) for r in read_csv(tmp_path / "zoom_meetings.csv")} == {
         k: m["id"] for k, m in made.items()}
+
+
+def test_import_csv_reads_back_the_cells_zoomstate_neutralised(tmp_path, run, sandbox):
+    # zoomstate writes "=Budget" as "'=Budget" so that a spreadsheet does not run it; importing its own CSV
+    # (after the state was lost) must read the topic as it is.
+    from tests.conftest import meeting, write_meetings, writes
+
+    topics = {"budget": "=Budget", "daily": "-Daily", "plus": "+Plus one", "here": "@here sync"}
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting(k, topic=t) for k, t in topics.items()])
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    exported = (tmp_path / "zoom_meetings.csv").read_text(encoding="utf-8")
+    assert all(f",'{t}," in exported for t in topics.values())
+    made = {m["topic"]: m["id"] for m in sandbox.meetings()}
+    (tmp_path / "state" / "zoomstate.json").unlink()
+    (tmp_path / "zoom_meetings.csv").rename(tmp_path / "saved.csv")
+    sandbox.reset_requests()
+    result = run("import", "-f", path, "--csv", tmp_path / "saved.csv")
+    assert result.code == 0, result.out + result.err
+    assert "4 meeting(s) imported, 0 left as they are, 0 skipped" in result.out and writes(sandbox) == 0
+    state = json.loads((tmp_path / "state" / "zoomstate.json").read_text(encoding="utf-8"))
+    assert {k: m["meeting_id"] for k, m in state["meetings"].items()} == {k: made[t] for k, t in topics.items()}
+
+
+def test_read_seed_csv_takes_short_and_long_rows(tmp_path):
+    from zoomstate.importer import read_seed_csv
+
+    path = tmp_path / "seed.csv"
+    path.write_text("meeting_id,host_email,meeting_topic\n1,a@x.com\n2,b@x.com,'=T,extra,cells\n3,c@x.com,''=x\n",
+                    encoding="utf-8")
+    assert read_seed_csv(path) == [
+        {"meeting_id": "1", "host_email": "a@x.com", "meeting_topic": ""},
+        {"meeting_id": "2", "host_email": "b@x.com", "meeting_topic": "=T"},
+        {"meeting_id": "3", "host_email": "c@x.com", "meeting_topic": "''=x"},
+    ]

@@ -608,9 +608,66 @@ def test_output_file_is_resolved_against_the_meetings_folder(tmp_path: Path) -> 
     assert config.output_file == str(folder / "zoom_meetings.csv")
     config = load_desired(write(folder, "output_file: out/list.csv\n" + with_fields()), environ={}, now=NOW)
     assert config.output_file == str(folder / "out" / "list.csv")
-    absolute = tmp_path / "elsewhere.csv"
+    absolute = folder / "exports" / "list.csv"
     config = load_desired(write(folder, f"output_file: {absolute}\n" + with_fields()), environ={}, now=NOW)
     assert config.output_file == str(absolute)
+
+
+def _output_file_error(folder: Path, value: str, state_path: Path | None = None) -> Diagnostic:
+    with pytest.raises(InputError) as caught:
+        load_desired(write(folder, f"output_file: {json.dumps(value)}\n" + with_fields()), environ={}, now=NOW,
+                     state_path=state_path)
+    diag = only(caught.value.diagnostics)
+    assert (diag.line, diag.col, diag.field) == (1, 14, "output_file")
+    return diag
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("../elsewhere.csv", "must be inside the meetings file's folder"),
+    ("out/../../elsewhere.csv", "must be inside the meetings file's folder"),
+    ("/etc/passwd", "must be inside the meetings file's folder"),
+    ("~/zoom_meetings.csv", "must be inside the meetings file's folder"),
+    (".", "must be inside the meetings file's folder"),
+    ("meetings.yaml", "is the meetings file itself"),
+    ("./out/../meetings.yaml", "is the meetings file itself"),
+    ("state/zoomstate.json", "is the state file"),
+    ("state/zoomstate.json.backup", "is the state file's .backup file"),
+    ("state/zoomstate.json.lock", "is the state file's .lock file"),
+    ("state/zoomstate.json.journal", "is the state file's .journal file"),
+])
+def test_output_file_must_stay_inside_the_folder_and_off_zoomstates_own_files(
+        tmp_path: Path, value: str, problem: str) -> None:
+    folder = tmp_path / "config"
+    (folder / "state").mkdir(parents=True)
+    diag = _output_file_error(folder, value)
+    assert diag.message.startswith(f"the CSV file {problem}"), diag.message
+
+
+def test_output_file_symlinks_are_resolved(tmp_path: Path) -> None:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "to-meetings.csv").symlink_to(folder / "meetings.yaml")
+    (folder / "outside").symlink_to(tmp_path)
+    (folder / "dangling.csv").symlink_to(tmp_path / "not-yet.csv")
+    (folder / "loop.csv").symlink_to(folder / "loop.csv")
+    assert "is the meetings file itself" in _output_file_error(folder, "to-meetings.csv").message
+    assert "must be inside" in _output_file_error(folder, "outside/zoom_meetings.csv").message
+    assert "must be inside" in _output_file_error(folder, "dangling.csv").message
+    assert "cannot be resolved" in _output_file_error(folder, "loop.csv").message
+
+
+def test_output_file_may_not_be_the_state_file_given(tmp_path: Path) -> None:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    state = folder / "records" / "team.json"
+    for value, problem in [("records/team.json", "is the state file"),
+                           ("records/team.json.lock", "is the state file's .lock file"),
+                           ("records/team.json.backup", "is the state file's .backup file")]:
+        assert _output_file_error(folder, value, state).message.startswith(f"the CSV file {problem}")
+    # The default state location is free when another state file is used.
+    config = load_desired(write(folder, "output_file: state/zoomstate.json.csv\n" + with_fields()), environ={},
+                          now=NOW, state_path=state)
+    assert config.output_file == str(folder / "state" / "zoomstate.json.csv")
 
 
 def test_now_defaults_to_the_current_time(tmp_path: Path) -> None:

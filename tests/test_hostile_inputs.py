@@ -7,6 +7,7 @@ traceback, without a single request to Zoom, and without touching the state file
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, time
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from tests.conftest import TEST_NOW, meeting, read_csv, write_meetings
 from zoomstate.desired import load_desired
 from zoomstate.document import MAX_FILE_BYTES
-from zoomstate.model import InputError
+from zoomstate.model import MAX_SHOWN_ERRORS, InputError
 
 INPUTS = Path(__file__).parent / "inputs"
 LARGE = "generated: larger than 5 MiB"
@@ -36,9 +37,12 @@ EXPECTED = {
     "empty.yaml": (1, "the file is empty"),
     "end-before-start.yaml": (9, "end_date: end_date 2027-06-30 is before start_date 2027-07-01"),
     "end-date-and-occurrences.yaml": (9, "meetings[0].occurrences"),
+    "end-date-past-2099.yaml": (9, "meetings[0].end_date: 9999-12-31 is after 2099"),
+    "env-credential.yaml": (4, "meetings[0].topic: ${ZOOM_CLIENT_SECRET} is a Zoom credential"),
     "impossible-date.yaml": (9, "meetings[0].end_date"),
     "impossible-start-date.yaml": (5, "meetings[0].start_date: 2027-02-30 is not a real date"),
     "json-duplicate-key.json": (10, "meetings[0].timezone: duplicate key"),
+    "json-lone-surrogate.json": (5, "invalid Unicode character escape"),
     "meeting-is-a-list.yaml": (2, "meetings[0]: must be a mapping"),
     "meetings-is-a-mapping.yaml": (2, "meetings: must be a list, not a mapping"),
     "meetings-null.yaml": (3, "meetings: must be a list, not empty"),
@@ -55,6 +59,9 @@ EXPECTED = {
     "numeric-password.yaml": (10, "meetings[0].password: must be text (put the value in quotes;"),
     "non-utf8.yaml": (9, "not UTF-8"),
     "occurrences-51.yaml": (9, "meetings[0].occurrences: must be at most 50"),
+    "output-file-is-the-meetings-file.yaml": (1, "output_file: the CSV file is the meetings file itself"),
+    "output-file-is-the-state.yaml": (1, "output_file: the CSV file is the state file"),
+    "output-file-outside.yaml": (1, "output_file: the CSV file must be inside the meetings file's folder"),
     "password-too-long.yaml": (9, "meetings[0].password"),
     "python-tag.yaml": (9, "meetings[0].agenda"),
     "quoted-duration.yaml": (9, "meetings[0].duration"),
@@ -63,6 +70,7 @@ EXPECTED = {
     "registration-contradiction.yaml": (10, "meetings[0].approval_type"),
     "repeat-interval-too-large.yaml": (9, "meetings[0].repeat_interval"),
     "seed-missing-comma.json": (8, "YAML syntax error"),
+    "start-date-past-2099.yaml": (5, "meetings[0].start_date: 2100-03-01 is after 2099"),
     "start-time-25.yaml": (6, "meetings[0].start_time"),
     "tab-indent.yaml": (3, "TAB"),
     "time-as-decimal.yaml": (6, "meetings[0].start_time"),
@@ -139,6 +147,7 @@ def test_hostile_file_is_refused_before_any_request(name: str, tmp_path: Path, r
         assert f"meetings.yaml:{line}:" in result.err, result.err
         assert text in result.err, result.err
         assert not TERMINAL_CONTROLS.search(output), repr(output)
+        assert sandbox.client_secret not in output
         count = ERROR_COUNTS.get(name, 1)
         assert f"{count} error{'s' if count > 1 else ''}: nothing was changed." in result.err
     assert validated.err == applied.err
@@ -232,3 +241,143 @@ def test_tabs_and_line_breaks_stay_allowed_in_an_agenda(tmp_path: Path) -> None:
     path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync", agenda="1.\tPlans\r\n2.\tRisks\n")])
     spec = load_desired(path, environ={}, now=TEST_NOW).meetings["team-sync"]
     assert spec.agenda == "1.\tPlans\r\n2.\tRisks\n"
+
+
+def test_json_surrogate_pair_escapes_load(tmp_path: Path) -> None:
+    # Python's json.dumps writes a character outside the BMP as a surrogate pair, which YAML has no escape
+    # for; such a file means the character. An escaped backslash before "u" stays literal text.
+    data = json.loads(SEED_JSON)
+    data["meetings"][0]["topic"] = "Weekly \U0001f600 sync \\ud83d\\ude00"
+    data["meetings"][0]["agenda"] = "\U0001f389 and caf\u00e9"
+    path = tmp_path / "meetings.json"
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    assert "\\ud83d\\ude00" in path.read_text(encoding="utf-8")
+    spec = next(iter(load_desired(path, environ={}, now=TEST_NOW).meetings.values()))
+    assert spec.topic == "Weekly \U0001f600 sync \\ud83d\\ude00" and spec.agenda == "\U0001f389 and caf\u00e9"
+    text = path.read_text(encoding="utf-8")
+    assert spec.field_positions["start_date"].line == text[: text.index('"start_date"')].count("\n") + 1
+
+
+def test_a_credential_variable_is_never_substituted_or_shown(tmp_path: Path, run, sandbox) -> None:
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync", agenda="${ZOOM_ACCOUNT_ID}"),
+                                                         meeting("planning", topic="Plan ${ZOOM_CLIENT_ID}")])
+    for command in (("validate",), ("plan",), ("apply", "--auto-approve")):
+        result = run(*command, "-f", path)
+        output = result.out + result.err
+        assert result.code == 1, output
+        assert "${ZOOM_ACCOUNT_ID} is a Zoom credential" in result.err
+        assert "${ZOOM_CLIENT_ID} is a Zoom credential" in result.err
+        assert sandbox.account_id not in output and sandbox.client_id not in output
+        assert "2 errors: nothing was changed." in result.err
+    assert sandbox.requests == []
+
+
+def test_output_file_may_not_be_the_state_file_given_with_state(tmp_path: Path, run, sandbox) -> None:
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync")], output_file="records.json")
+    state = tmp_path / "records.json"
+    result = run("apply", "-f", path, "--state", state, "--auto-approve")
+    assert result.code == 1 and "output_file: the CSV file is the state file" in result.err
+    assert not state.exists() and sandbox.requests == []
+    moved = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync")], output_file="records.json.lock")
+    result = run("plan", "--refresh=false", "-f", moved, "--state", state)
+    assert result.code == 1 and "is the state file's .lock file" in result.err
+
+
+# -- many errors: capped and collected in linear time ---------------------------------------------------
+
+UNKNOWN_KEYS = 200_000
+
+
+def many_unknown_keys(path: Path) -> Path:
+    # 3.8 MB: one meeting holding 200,000 fields that do not exist.
+    head = ("meetings:\n  - host_email: alice@example.com\n    topic: Weekly sync\n    start_date: 2027-03-01\n"
+            "    start_time: '10:00'\n    recurrence_type: weekly\n    occurrences: 8\n")
+    path.write_text(head + "".join(f"    field{i:06d}: 1\n" for i in range(UNKNOWN_KEYS)), encoding="utf-8")
+    return path
+
+
+def test_200000_unknown_keys_are_capped_at_100_shown(tmp_path: Path, run, sandbox) -> None:
+    path = many_unknown_keys(tmp_path / "meetings.yaml")
+    assert 3_700_000 < path.stat().st_size < 3_900_000
+    with pytest.raises(InputError) as caught:
+        load_desired(path, environ={}, now=TEST_NOW)
+    shown = caught.value.diagnostics
+    assert len(shown) == MAX_SHOWN_ERRORS and caught.value.omitted == UNKNOWN_KEYS - MAX_SHOWN_ERRORS
+    assert [(d.line, d.field) for d in shown[:2]] == [(8, "meetings[0].field000000"), (9, "meetings[0].field000001")]
+    assert shown[-1].line == 107 and str(caught.value).endswith("and 199,900 more errors (fix the ones above first)")
+
+    result = run("plan", "-f", path)
+    assert result.code == 1
+    lines = result.err.splitlines()
+    assert len(lines) == MAX_SHOWN_ERRORS + 2
+    assert lines[-2:] == ["... and 199,900 more errors (fix the ones above first)",
+                          "200,000 errors: nothing was changed."]
+    assert sandbox.requests == []
+
+
+# -- hostile state files: every command refuses them the same way ----------------------------------------
+
+def _state_variants(text: str) -> dict[str, bytes]:
+    data = json.loads(text)
+    keys = sorted(data["meetings"])
+    first, second = (data["meetings"][k] for k in keys)
+
+    def changed(edit) -> bytes:
+        copy = json.loads(text)
+        edit(copy)
+        return json.dumps(copy, indent=2).encode()
+
+    dup_key = text.replace(f'"{keys[1]}":', f'"{keys[0]}":', 1)
+    assert dup_key != text
+    return {
+        "meeting id as text": changed(lambda d: d["meetings"][keys[0]].update(meeting_id=str(first["meeting_id"]))),
+        "meeting id true": changed(lambda d: d["meetings"][keys[0]].update(meeting_id=True)),
+        "meeting id negative": changed(lambda d: d["meetings"][keys[0]].update(meeting_id=-1)),
+        "one meeting under two keys": changed(
+            lambda d: d["meetings"][keys[1]].update(meeting_id=first["meeting_id"])),
+        "duplicate key": dup_key.encode(),
+        "key with an escape sequence": changed(
+            lambda d: d["meetings"].update({"x\x1b]0;pwned\x07": d["meetings"].pop(keys[0])})),
+        "topic null": changed(lambda d: d["meetings"][keys[1]].update(topic=None)),
+        "host a list": changed(lambda d: d["meetings"][keys[1]].update(host_email=[second["host_email"]])),
+        "outputs a list": changed(lambda d: d["meetings"][keys[1]].update(outputs=[])),
+        "meetings a list": changed(lambda d: d.update(meetings=list(d["meetings"].values()))),
+        "pending a number": changed(lambda d: d.update(pending={"retro": 5})),
+        "serial text": changed(lambda d: d.update(serial="7")),
+        "version text": changed(lambda d: d.update(version="1")),
+        "lineage missing": changed(lambda d: d.pop("lineage")),
+        "not a state file": b"[]",
+        "empty": b"",
+        "truncated": text[: len(text) // 2].encode(),
+        "not UTF-8": text.replace(second["topic"], "caf\xe9").encode("latin-1"),
+        "nested too deeply": b'{"format": "zoomstate-state", "version": 1, "x": ' + b"[" * 100_000
+                             + b"]" * 100_000 + b"}",
+    }
+
+
+STATE_COMMANDS = (("plan",), ("plan", "--refresh=false"), ("apply", "--auto-approve"), ("show",),
+                  ("show", "--format", "json"), ("state", "list"), ("state", "rm", "team-sync"), ("export",),
+                  ("import", "team-sync", "85000000001"))
+
+
+def test_hostile_state_files_are_refused_by_every_command(tmp_path: Path, run, sandbox) -> None:
+    path = write_meetings(tmp_path / "meetings.yaml", [
+        meeting("team-sync"), meeting("planning", "bob@example.com", weekly_days="4,6"),
+    ])
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    assert run("apply", "-f", path, "--auto-approve").code == 0  # a second save: the backup exists
+    good = (tmp_path / "state" / "zoomstate.json").read_text(encoding="utf-8")
+    for name, damaged in _state_variants(good).items():
+        (tmp_path / "state" / "zoomstate.json").write_bytes(damaged)
+        before = _files(tmp_path)
+        sandbox.reset_requests()
+        for command in STATE_COMMANDS:
+            result = run(*command, "-f", path)
+            output = result.out + result.err
+            where = f"{name}: {' '.join(command)}: {output}"
+            assert result.code == 1, where
+            assert "Traceback" not in output and 'File "' not in output, where
+            assert "zoomstate.json" in result.err and "1 error: nothing was changed." in result.err, where
+            assert not TERMINAL_CONTROLS.search(output), where
+            assert _files(tmp_path) == before, where
+        assert sandbox.requests == [], name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 
@@ -189,3 +190,62 @@ def test_plan_errors_are_annotations_in_github_actions(tmp_path, capsys, clock):
     # Annotations go to the log (stderr): stdout may be redirected to the comment file.
     assert f"::error file={path},line=" in captured.err and "duration" in captured.err
     assert "::error" not in captured.out
+
+
+# -- control and bidirectional characters from the state or Zoom never reach the terminal -----------------
+
+HOSTILE_TEXT = "Sync\x1b]0;pwned\x07 \u202egnp.exe\u202c \x9b31m\u2066x\u2069 \u200f"
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def test_every_console_line_escapes_control_and_bidi_characters():
+    change = Change("team-sync", "update", f"changed in Zoom: {HOSTILE_TEXT}", f"h{HOSTILE_TEXT}@x.com",
+                    HOSTILE_TEXT, 85000000001, diffs=[FieldDiff("topic", HOSTILE_TEXT, "Sync")])
+    for color in (False, True):
+        buffer = io.StringIO()
+        console = render.make_console(buffer, color=color)
+        render.plan_text(_plan([change]), console)
+        console.print(f"join: https://zoom.us/j/1?x={HOSTILE_TEXT}", markup=False)
+        text = buffer.getvalue()
+        if color:
+            text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # the console's own styling, nothing else
+        assert not UNSAFE.search(text), repr(text)
+        assert "\\x1b]0;pwned\\x07" in text and "\\u202egnp.exe\\u202c" in text and "\\x9b31m" in text
+        assert "\\u2066x\\u2069 \\u200f" in text and "line" not in text.split("\n")[0]
+
+
+def test_a_styled_text_keeps_its_styles_once_escaped():
+    buffer = io.StringIO()
+    console = render.make_console(buffer, color=True)
+    line = render.Text("a\x1bb ", style="bold") + render.Text("c\u202ed", style="red")
+    console.print(line)
+    out = buffer.getvalue()
+    assert "a\\x1bb" in out and "c\\u202ed" in out and "\x1b[1m" in out and "31m" in out
+    assert "\x1bb" not in out and "\u202e" not in out
+
+
+def test_json_and_markdown_outputs_escape_them_too():
+    change = Change("team-sync", "update", "changed in Zoom", "h@x.com", HOSTILE_TEXT, 85000000001,
+                    diffs=[FieldDiff("topic", HOSTILE_TEXT, "Sync \ud83d")])
+    text = render.plan_json(_plan([change]))
+    assert not UNSAFE.search(text) and "\ud83d" not in text
+    assert json.loads(text)["changes"][0]["topic"] == HOSTILE_TEXT
+    markdown = render.plan_markdown(_plan([change]))
+    assert not UNSAFE.search(markdown), repr(markdown)
+
+
+def test_show_escapes_values_from_the_state(tmp_path, run, sandbox):
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("team-sync")])
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    state_path = tmp_path / "state" / "zoomstate.json"
+    data = json.loads(state_path.read_text(encoding="utf-8"))
+    record = data["meetings"]["team-sync"]
+    record["topic"] = HOSTILE_TEXT
+    record["host_email"] = f"alice{HOSTILE_TEXT}@example.com"
+    record["outputs"]["join_url"] = f"https://zoom.us/j/1\x1b[2J{HOSTILE_TEXT}"
+    state_path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    for command in (("show",), ("show", "--format", "json")):
+        result = run(*command, "-f", path)
+        assert result.code == 0, result.err
+        assert not UNSAFE.search(result.out + result.err), repr(result.out)
+    assert "\\x1b[2J" in run("show", "-f", path).out

@@ -476,3 +476,118 @@ def test_concurrent_commits_share_lines_and_all_reach_the_file(tmp_path):
     assert all(m.topic.endswith("r1") for m in StateStore(path).load().meetings.values())
     writer.compact()
     assert all(m.topic.endswith("r1") for m in StateStore(path).load().meetings.values())
+
+
+# -- a damaged state is refused, never coerced -------------------------------------------------------
+
+GOOD_STATE = """\
+{
+  "format": "zoomstate-state",
+  "version": 1,
+  "lineage": "6f1c2a8e-0000-4000-8000-000000000001",
+  "serial": 3,
+  "account_id": "acct",
+  "meetings": {
+    "planning": {"meeting_id": 85000000002, "host_email": "b@x.com", "topic": "Planning", "created_at": "", "adopted": false, "updated_at": "", "managed": {}, "outputs": {}},
+    "team-sync": {"meeting_id": 85000000001, "host_email": "a@x.com", "topic": "Team Sync", "created_at": "", "adopted": false, "updated_at": "", "managed": {}, "outputs": {}}
+  },
+  "pending": {
+    "retro": {"host_email": "a@x.com", "topic": "Retro", "fingerprint": {}, "started_at": "2027-01-04T12:00:00Z"}
+  }
+}
+"""  # noqa: E501 - one line per record, as zoomstate writes it
+
+
+def _damage(old: str, new: str, count: int = 1) -> str:
+    assert GOOD_STATE.count(old) >= count, old
+    return GOOD_STATE.replace(old, new, count)
+
+
+DAMAGED = {
+    # name: (file text, line of the error, words the message holds)
+    "meeting id true": (_damage('"meeting_id": 85000000001', '"meeting_id": true'), 9,
+                        "meetings.team-sync.meeting_id must be a Zoom meeting id (a positive whole number), not true"),
+    "meeting id as text": (_damage('"meeting_id": 85000000001', '"meeting_id": "85000000001"'), 9,
+                           'meetings.team-sync.meeting_id must be a Zoom meeting id (a positive whole number), '
+                           'not the text "85000000001"'),
+    "meeting id zero": (_damage('"meeting_id": 85000000001', '"meeting_id": 0'), 9, "not the number 0"),
+    "meeting id negative": (_damage('"meeting_id": 85000000001', '"meeting_id": -1'), 9, "not the number -1"),
+    "meeting id float": (_damage('"meeting_id": 85000000001', '"meeting_id": 85000000001.0'), 9,
+                         "not the number 85000000001.0"),
+    "meeting id missing": (_damage('"meeting_id": 85000000001, ', ""), 9, "meetings.team-sync.meeting_id is missing"),
+    "host missing": (_damage('"host_email": "a@x.com", "topic": "Team Sync"', '"topic": "Team Sync"'), 9,
+                     "meetings.team-sync.host_email is missing"),
+    "topic null": (_damage('"topic": "Team Sync"', '"topic": null'), 9,
+                   "meetings.team-sync.topic must be text, not null"),
+    "topic number": (_damage('"topic": "Team Sync"', '"topic": 7'), 9, "must be text, not the number 7"),
+    "adopted text": (_damage('"adopted": false', '"adopted": "no"'), 8,
+                     'meetings.planning.adopted must be true or false, not the text "no"'),
+    "managed list": (_damage('"managed": {}', '"managed": []'), 8, "meetings.planning.managed must be a mapping"),
+    "outputs text": (_damage('"outputs": {}', '"outputs": "x"'), 8, "meetings.planning.outputs must be a mapping"),
+    "record a list": (_damage('"planning": {', '"planning": [{').replace(
+        '"outputs": {}},\n    "team', '"outputs": {}}],\n    "team'), 8,
+                      "meetings.planning must be a mapping, not a list"),
+    "pending host number": (_damage('"host_email": "a@x.com", "topic": "Retro"', '"host_email": 1, "topic": "Retro"'),
+                            12, "pending.retro.host_email must be text, not the number 1"),
+    "pending fingerprint list": (_damage('"fingerprint": {}', '"fingerprint": []'), 12,
+                                 "pending.retro.fingerprint must be a mapping"),
+    "serial text": (_damage('"serial": 3', '"serial": "3"'), 5,
+                    'serial must be a whole number, 0 or more, not the text "3"'),
+    "serial negative": (_damage('"serial": 3', '"serial": -1'), 5, "serial must be a whole number, 0 or more"),
+    "serial true": (_damage('"serial": 3', '"serial": true'), 5, "serial must be a whole number, 0 or more, not true"),
+    "version true": (_damage('"version": 1', '"version": true'), 3, "unknown state format version true"),
+    "lineage number": (_damage('"lineage": "6f1c2a8e-0000-4000-8000-000000000001"', '"lineage": 5'), 4,
+                       "lineage must be text, not the number 5"),
+    "lineage missing": (_damage('  "lineage": "6f1c2a8e-0000-4000-8000-000000000001",\n', ""), None,
+                        "lineage is missing"),
+    "account id number": (_damage('"account_id": "acct"', '"account_id": 12'), 6, "account_id must be text or null"),
+    "meetings a list": (_damage('"pending": {\n    "retro": {"host_email": "a@x.com", "topic": "Retro", '
+                                '"fingerprint": {}, "started_at": "2027-01-04T12:00:00Z"}\n  }', '"pending": []'), 11,
+                        "pending must be a mapping, not a list"),
+    "meetings null": (_damage('"meetings": {\n', '"meetings": null, "x": {\n'), 7,
+                      "meetings must be a mapping, not null"),
+    "duplicate meeting key": (_damage('"planning": {', '"team-sync": {'), 9,
+                              'the key "team-sync" is written twice in one object'),
+    "duplicate field": (_damage('"meeting_id": 85000000001', '"meeting_id": 85000000001, "meeting_id": 85000000009'),
+                        None, 'the key "meeting_id" is written twice in one object'),
+    "one meeting under two keys": (_damage('"meeting_id": 85000000002', '"meeting_id": 85000000001'), 9,
+                                   "meeting 85000000001 is recorded under two keys, planning and team-sync"),
+    "key with capitals": (_damage('"planning": {', '"Planning": {'), 8,
+                          'meetings.Planning: the key "Planning" is not a meeting key'),
+    "key with escape sequence": (_damage('"planning": {', '"plan\\u001b[2Jning": {'), 8,
+                                 'meetings.plan\\x1b[2Jning: the key "plan\\x1b[2Jning" is not a meeting key'),
+    "key too long": (_damage('"planning": {', f'"{"p" * 65}": {{'), 8, "is not a meeting key"),
+    "pending key with a space": (_damage('"retro": {', '"re tro": {'), 12, 'pending.re tro: the key "re tro"'),
+    "nested too deeply": ('{"format": "zoomstate-state", "version": 1, "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+                          None, "it is not valid JSON (it is nested too deeply)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGED))
+def test_damaged_state_is_refused_with_where_and_how_to_restore(tmp_path, name):
+    text, line, words = DAMAGED[name]
+    path = tmp_path / "state" / "zoomstate.json"
+    path.parent.mkdir()
+    path.write_text(text, encoding="utf-8")
+    backup = path.with_name("zoomstate.json.backup")
+    backup.write_text(GOOD_STATE, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        StateStore(path).load()
+    (diag,) = info.value.diagnostics
+    assert (diag.file, diag.line) == (str(path), line)
+    assert diag.message.startswith("the state file is damaged: ") and words in diag.message, diag.message
+    assert diag.hint == f"it was left untouched; check {backup} and restore it with `cp {backup} {path}`"
+    assert "\x1b" not in str(info.value)
+    assert path.read_text(encoding="utf-8") == text and backup.read_text(encoding="utf-8") == GOOD_STATE
+
+
+def test_good_state_loads_and_a_missing_backup_is_said(tmp_path):
+    path = tmp_path / "zoomstate.json"
+    path.write_text(GOOD_STATE, encoding="utf-8")
+    state = StateStore(path).load()
+    assert sorted(state.meetings) == ["planning", "team-sync"] and list(state.pending) == ["retro"]
+    assert state.meetings["team-sync"].meeting_id == 85000000001 and state.serial == 3
+    path.write_text(DAMAGED["topic null"][0], encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        StateStore(path).load()
+    assert "there is no zoomstate.json.backup to restore" in info.value.diagnostics[0].hint

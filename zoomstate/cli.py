@@ -329,7 +329,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
         return cmd_schema(args, out)
 
     from zoomstate.manager import SetupError
-    from zoomstate.model import InputError
+    from zoomstate.model import InputError, more_errors_line
     from zoomstate.plan import PlanError
     from zoomstate.state import StateError
 
@@ -345,8 +345,10 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
         if (environ if environ is not None else os.environ).get("GITHUB_ACTIONS") == "true":
             # Plan errors show on the diff lines too; stderr, so that they never land in a redirected plan.md.
             print(render.github_annotations(exc.diagnostics), file=sys.stderr)
-        n = len(exc.diagnostics)
-        err.print(f"{n} error{'s' if n != 1 else ''}: nothing was changed.")
+        if exc.omitted:
+            err.print(more_errors_line(exc.omitted), markup=False)
+        n = len(exc.diagnostics) + exc.omitted
+        err.print(f"{n:,} error{'s' if n != 1 else ''}: nothing was changed.")
         return EXIT_ERROR
     except (PlanError, StateError, SetupError, *_zoom_errors()) as exc:
         if _json_output(args):
@@ -579,7 +581,8 @@ def cmd_validate(args, out, err) -> int:
             print(render.github_annotations(exc.diagnostics))
             return EXIT_ERROR
         if args.format == "json":
-            print(json.dumps({"valid": False, "errors": [d.__dict__ for d in exc.diagnostics]}, indent=2))
+            print(json.dumps({"valid": False, "errors": [d.__dict__ for d in exc.diagnostics],
+                              "more_errors": exc.omitted}, indent=2))
             return EXIT_ERROR
         raise
     if args.format == "github":

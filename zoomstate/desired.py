@@ -42,7 +42,16 @@ from zoomstate.document import (
     plain_scalar,
     printable,
 )
-from zoomstate.model import DesiredConfig, Diagnostic, InputError, MeetingSpec, Override, Position, Severity
+from zoomstate.model import (
+    MAX_SHOWN_ERRORS,
+    DesiredConfig,
+    Diagnostic,
+    InputError,
+    MeetingSpec,
+    Override,
+    Position,
+    Severity,
+)
 
 if TYPE_CHECKING:  # jsonschema is imported only when a file has schema errors
     from jsonschema import Draft202012Validator
@@ -51,11 +60,14 @@ if TYPE_CHECKING:  # jsonschema is imported only when a file has schema errors
 SCHEMA_NAME = "meetings.schema.json"
 DEFAULT_OUTPUT_FILE = "zoom_meetings.csv"
 KEY_MAX = 64
+LAST_YEAR = 2099  # the last year a start_date or end_date may be in
 REQUIRED_AFTER_MERGE = ("host_email", "topic", "start_date", "start_time", "recurrence_type")
 # Zoom's repeat_interval limits per recurrence type.
 MAX_INTERVAL = {"daily": 90, "weekly": 12, "monthly": 3}
 MONTHLY_FIELDS = ("monthly_day", "monthly_week", "monthly_week_day")
 SECRET_FIELDS = {"password", "default_password", "zoom_api"}
+# The credentials' own variables: a value made from one would carry it to Zoom, plan output and the CSV.
+CREDENTIAL_VARIABLES = frozenset({"ZOOM_CLIENT_SECRET", "ZOOM_CLIENT_ID", "ZOOM_ACCOUNT_ID"})
 
 _ENV_RE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
 _WORDS = {
@@ -142,6 +154,12 @@ class _Report:
     errors: list[Diagnostic] = field(default_factory=list)
     warnings: list[Diagnostic] = field(default_factory=list)
     bad: set[PathTuple] = field(default_factory=set)  # values already reported as wrong
+    # Every path a bad value lies under, and every finding so far: each lookup is one hash, so a file with
+    # hundreds of thousands of mistakes is still checked in linear time.
+    around_bad: set[PathTuple] = field(default_factory=set)
+    seen: set[Diagnostic] = field(default_factory=set)
+    close_match_budget: int = 2 * MAX_SHOWN_ERRORS  # "did you mean" lookups; only the first errors are shown
+    uncounted: int = 0  # errors only counted: they come after MAX_SHOWN_ERRORS others in line order
 
     def add(self, severity: Severity, path: PathTuple, message: str, hint: str = "", *,
             key: bool = False, name: str | None = None) -> None:
@@ -150,13 +168,15 @@ class _Report:
             severity, self.doc.path, where.line if where else None, where.col if where else None,
             name if name is not None else format_path(path), message, hint,
         )
-        target = self.errors if severity == "error" else self.warnings
-        if diag not in target:
-            target.append(diag)
+        if diag not in self.seen:
+            self.seen.add(diag)
+            (self.errors if severity == "error" else self.warnings).append(diag)
 
     def error(self, path: PathTuple, message: str, hint: str = "", **kw: Any) -> None:
         self.add("error", path, message, hint, **kw)
-        self.bad.add(path)
+        if path not in self.bad:
+            self.bad.add(path)
+            self.around_bad.update(path[:cut] for cut in range(len(path)))
 
     def warning(self, path: PathTuple, message: str, hint: str = "", **kw: Any) -> None:
         self.add("warning", path, message, hint, **kw)
@@ -169,7 +189,7 @@ class _Report:
 
     def has_bad(self, path: PathTuple) -> bool:
         """True when this value, a value around it, or a value inside it was reported as wrong."""
-        return bool(self.bad) and (self.is_bad(path) or any(bad[: len(path)] == path for bad in self.bad))
+        return bool(self.bad) and (self.is_bad(path) or path in self.around_bad)
 
 
 def _line_order(diag: Diagnostic) -> tuple[int, int]:
@@ -233,6 +253,9 @@ def _substitute(value: Any, path: PathTuple, environ: Mapping[str, str], report:
         if name is None:
             problems.append("malformed")
             return text
+        if name in CREDENTIAL_VARIABLES:
+            problems.append(f"credential:{name}")
+            return text  # never substituted, so the value cannot reach any message or request
         if name not in environ:
             problems.append(name)
             return text
@@ -243,6 +266,10 @@ def _substitute(value: Any, path: PathTuple, environ: Mapping[str, str], report:
         if problem == "malformed":
             report.error(path, "`${` starts an environment reference that is not `${NAME}`",
                          "write ${NAME} with letters, digits and _; write $${ for a literal ${")
+        elif problem.startswith("credential:"):
+            name = problem.removeprefix("credential:")
+            report.error(path, f"${{{name}}} is a Zoom credential: it cannot be used in the meetings file",
+                         f"remove ${{{name}}}; zoomstate reads {name} from the environment itself")
         else:
             report.error(path, f"environment variable {problem} is not set",
                          f"set {problem} in the environment, or write the value here")
@@ -410,14 +437,24 @@ def _unknown_fields(error: ValidationError, path: PathTuple, report: _Report) ->
         return
     allowed = list(error.schema.get("properties", {}))
     patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
+    reported = 0
     for name in error.instance:
         if name in allowed or any(p.search(name) for p in patterns):
+            continue
+        reported += 1
+        if reported > MAX_SHOWN_ERRORS:
+            # A mapping's keys are in line order, so these come after MAX_SHOWN_ERRORS errors of this mapping
+            # and could never be among the errors shown: counted, not described.
+            report.uncounted += 1
             continue
         if path == ("defaults",) and name in ("key", "topic"):
             report.error((*path, name), f"`{name}` cannot be set in defaults",
                          f"each meeting sets its own {name}", key=True)
             continue
-        close = difflib.get_close_matches(name.lower(), allowed, n=1, cutoff=0.6)
+        close = None
+        if report.close_match_budget > 0:  # difflib costs; past the errors shown, a plain hint does
+            report.close_match_budget -= 1
+            close = difflib.get_close_matches(name.lower(), allowed, n=1, cutoff=0.6)
         hint = (f"did you mean {close[0]}?" if close
                 else "remove it or check the spelling; the fields are listed in schemas/meetings.schema.json")
         report.error((*path, name), f"unknown field `{printable(name)}`", hint, key=True)
@@ -496,6 +533,11 @@ def _check_values(values: Mapping[str, Any], base: PathTuple, report: _Report) -
                 value = _CONVERT[name](raw)
             except ValueError:
                 report.error(path, f"{raw} is not a real date", "check the day and month")
+                continue
+            if isinstance(value, date) and value.year > LAST_YEAR:
+                # Occurrences and Zoom bodies of such a series run into the calendar's end (year 9999).
+                report.error(path, f"{raw} is after {LAST_YEAR}: dates up to {LAST_YEAR}-12-31 are supported",
+                             "check the year")
                 continue
         elif types[name] == "integer" and isinstance(raw, float):
             value = int(raw)  # the schema accepted 60.0 as a whole number
@@ -795,12 +837,46 @@ def _spec(m: _Merged, key: str, doc: Document) -> MeetingSpec:
                        field_positions=_FieldPositions(doc.path, where))
 
 
-def _output_file(root: Mapping[str, Any], report: _Report, meetings_path: Path) -> str:
+def default_state_path(meetings_path: str | Path) -> Path:
+    """Where the state file is when no --state is given: ``state/zoomstate.json`` beside the meetings file."""
+    return Path(meetings_path).resolve().parent / "state" / "zoomstate.json"
+
+
+def output_file_problem(output: Path, meetings_path: Path, state_path: Path) -> str | None:
+    """Why the CSV may not be written at ``output``, or None when it may.
+
+    The CSV is rewritten after every apply, so it must stay inside the meetings file's folder (symlinks and
+    ``..`` resolved) and be none of the files zoomstate reads: the meetings file, the state file, and the
+    state's companions beside it (``.backup``, ``.lock``, and any other ``zoomstate.json.*``).
+    """
+    try:
+        folder = meetings_path.resolve().parent
+        target = output.resolve()
+        state = state_path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+        return "cannot be resolved: a symlink in its path loops or cannot be read"
+    if target == folder or not target.is_relative_to(folder):
+        return f"must be inside the meetings file's folder {printable(str(folder))}"
+    if target == meetings_path.resolve():
+        return "is the meetings file itself"
+    if target == state:
+        return "is the state file"
+    if target.parent == state.parent and target.name.startswith(state.name + "."):
+        return f"is the state file's {printable(target.name.removeprefix(state.name))} file"
+    return None
+
+
+def _output_file(root: Mapping[str, Any], report: _Report, meetings_path: Path, state_path: Path | None) -> str:
     value = root.get("output_file")
     if not isinstance(value, str) or not value or report.is_bad(("output_file",)):
         value = DEFAULT_OUTPUT_FILE
     out = Path(value).expanduser()
-    return str(out if out.is_absolute() else meetings_path.parent / out)
+    out = out if out.is_absolute() else meetings_path.parent / out
+    problem = output_file_problem(out, meetings_path, state_path or default_state_path(meetings_path))
+    if problem is not None:
+        report.error(("output_file",), f"the CSV file {problem}",
+                     "write a file name such as zoom_meetings.csv, or a path below this folder")
+    return str(out)
 
 
 def _credentials(root: Mapping[str, Any], report: _Report) -> dict[str, str]:
@@ -816,18 +892,22 @@ def _credentials(root: Mapping[str, Any], report: _Report) -> dict[str, str]:
 
 
 def load_desired(path: str | Path, *, environ: Mapping[str, str] | None = None,
-                 now: datetime | None = None) -> DesiredConfig:
-    """Load, check and resolve a meetings file. Raises ``InputError`` with every error in the file."""
+                 now: datetime | None = None, state_path: str | Path | None = None) -> DesiredConfig:
+    """Load, check and resolve a meetings file. Raises ``InputError`` with every error in the file.
+
+    ``state_path`` is the state file the command uses (default: ``state/zoomstate.json`` beside the file):
+    ``output_file`` may not name it or its companions.
+    """
     doc = load_document(path)
     report = _Report(doc)
     root = _substitute(doc.root, (), os.environ if environ is None else environ, report)
     _control_characters(root, (), report)
     _schema_errors(root, report)
     specs = _meetings(root, report, now or datetime.now(UTC))
-    output_file = _output_file(root, report, Path(path))
+    output_file = _output_file(root, report, Path(path), Path(state_path) if state_path is not None else None)
     credentials = _credentials(root, report)
     if report.errors:
-        raise InputError(sorted(report.errors, key=_line_order))
+        raise InputError(sorted(report.errors, key=_line_order), uncounted=report.uncounted)
     return DesiredConfig(
         path=doc.path, sha256=doc.sha256, output_file=output_file, meetings=specs,
         max_concurrent_meetings_per_host=max_concurrent(root),

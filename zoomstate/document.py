@@ -164,13 +164,34 @@ def has_unprintable(text: str) -> bool:
     return _UNPRINTABLE_RE.search(text) is not None
 
 
-def printable(text: str) -> str:
-    """``text`` safe to echo to a terminal: control characters and lone surrogates as escapes (``\\x1b``)."""
-    return "".join(_escaped(char) if is_unprintable(char) else char for char in text)
+# What printable() escapes: the characters above, and the bidirectional controls (embeddings, overrides,
+# isolates, marks) that make a terminal show text in another order than it is ("Trojan Source").
+_TERMINAL_UNSAFE_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def _escaped(char: str) -> str:
-    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+def printable(text: str, *, keep: str = "") -> str:
+    """``text`` safe to echo to a terminal: control characters, lone surrogates and bidirectional controls as
+    escapes (``\\x1b``, ``\\u202e``); the characters in ``keep`` (e.g. a line break) are left as they are."""
+    if _TERMINAL_UNSAFE_RE.search(text) is None:  # the usual case: nothing to escape, one regex search
+        return text
+    return _TERMINAL_UNSAFE_RE.sub(lambda match: match.group() if match.group() in keep else _escaped(match), text)
+
+
+def printable_json(text: str) -> str:
+    """JSON text safe to echo to a terminal, meaning the same: those characters as ``\\uXXXX`` escapes.
+
+    Outside strings JSON holds only its whitespace (line breaks, tabs), left as it is; inside, json.dumps escapes
+    C0 itself, but with ``ensure_ascii=False`` not DEL, C1, bidirectional controls or lone surrogates.
+    """
+    if _TERMINAL_UNSAFE_RE.search(text) is None:
+        return text
+    return _TERMINAL_UNSAFE_RE.sub(
+        lambda match: match.group() if match.group() in "\n\r\t" else f"\\u{ord(match.group()):04x}", text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def plain_scalar(text: str) -> Any:
@@ -263,7 +284,34 @@ def _decode(raw: bytes, name: str) -> str:
         text = text[1:]
     if not HAVE_LIBYAML and "\t" in text:  # pragma: no cover - pure-Python parser rejects tabbed JSON
         text = _untab_json(text)
+    if _SURROGATE_PAIR_RE.search(text) is not None:
+        text = _join_surrogate_pairs(text)
     return text
+
+
+# A character outside the BMP as JSON escapes it (Python's json.dumps by default): "\ud83d\ude00". YAML
+# has no surrogate escapes (it writes "\U0001f600") and refuses the pair. The backslash must not itself be
+# escaped: an even run of backslashes before it.
+_SURROGATE_PAIR_RE = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE)
+
+
+def _join_surrogate_pairs(text: str) -> str:
+    """A JSON file's surrogate-pair escapes as YAML's 8-digit escapes, which mean the same character.
+
+    Only in a file that is JSON: there every backslash escape is inside a double-quoted string, whereas in
+    YAML text ``\\ud83d`` may be written in a single-quoted or plain value, where it is literal text. A
+    value after a pair on the same line is reported two columns left of where it is written.
+    """
+    try:
+        json.loads(text)
+    except ValueError:
+        return text
+
+    def joined(match: re.Match[str]) -> str:
+        high, low = int(match.group(2), 16), int(match.group(3), 16)
+        return f"{match.group(1)}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
+
+    return _SURROGATE_PAIR_RE.sub(joined, text)
 
 
 def _untab_json(text: str) -> str:  # pragma: no cover - only without libyaml

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zoomstate import calendar
+from zoomstate.export import FORMULA_PREFIXES
 from zoomstate.model import DesiredConfig, MeetingSpec
 from zoomstate.plan import PlanError
 from zoomstate.state import ManagedMeeting, State, StateStore, seal_view_passcode
@@ -71,14 +72,25 @@ def _record(state: State, store: StateStore, key: str, spec: MeetingSpec, meetin
 
 
 def read_seed_csv(path: Path) -> list[dict[str, str]]:
+    """The CSV's rows as the values they hold: a cell zoomstate wrote as ``'=...`` (see export.neutralise)
+    reads back as ``=...``; a missing cell reads as empty and cells past the header are left out."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
+            rows = [{name: _cell_value(value) for name, value in row.items() if name is not None}
+                    for row in csv.DictReader(fh)]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise PlanError(f"{path}: cannot read it as the seed script's CSV ({exc})") from None
     if rows and not SEED_CSV_COLUMNS <= set(rows[0]):
         raise PlanError(f"{path}: expected the seed script's columns meeting_id, host_email, meeting_topic")
     return rows
+
+
+def _cell_value(text: str | None) -> str:
+    if text is None:
+        return ""
+    if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
+        return text[1:]
+    return text
 
 
 def import_seed_rows(desired: DesiredConfig, state: State, store: StateStore, client: ZoomClient,

@@ -115,7 +115,8 @@ class Manager:
 
     def validate(self) -> DesiredConfig:
         with _gc_paused():
-            return load_desired(self.options.meetings_path, environ=self.environ, now=self.clock.now())
+            return load_desired(self.options.meetings_path, environ=self.environ, now=self.clock.now(),
+                                state_path=self.state_path)
 
     @contextmanager
     def session(self, *, online: bool, operation: str, lock: bool) -> Iterator[Session]:

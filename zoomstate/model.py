@@ -51,12 +51,30 @@ class Diagnostic:
         return text
 
 
-class InputError(Exception):
-    """Bad user input (meetings file, state file, plan file, flags). Carries every finding at once."""
+# A hostile file can hold hundreds of thousands of mistakes: the first ones are shown, the rest counted.
+MAX_SHOWN_ERRORS = 100
 
-    def __init__(self, diagnostics: list[Diagnostic]):
-        self.diagnostics = [d for d in diagnostics if d.severity == "error"] or list(diagnostics)
-        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+class InputError(Exception):
+    """Bad user input (meetings file, state file, plan file, flags). Carries every finding at once.
+
+    ``diagnostics`` holds the first MAX_SHOWN_ERRORS of them (give them in the order to show), ``omitted``
+    how many more there were: those left out here, plus ``uncounted`` ones the caller only counted.
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic], *, uncounted: int = 0):
+        found = [d for d in diagnostics if d.severity == "error"] or list(diagnostics)
+        self.diagnostics = found[:MAX_SHOWN_ERRORS]
+        self.omitted = len(found) - len(self.diagnostics) + uncounted
+        lines = [d.format() for d in self.diagnostics]
+        if self.omitted:
+            lines.append(more_errors_line(self.omitted))
+        super().__init__("\n".join(lines))
+
+
+def more_errors_line(omitted: int) -> str:
+    """What stands for the errors not shown."""
+    return f"... and {omitted:,} more error{'s' if omitted != 1 else ''} (fix the ones above first)"
 
 
 @dataclass(frozen=True)

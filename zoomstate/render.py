@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.text import Text
 
+from zoomstate.document import printable, printable_json
 from zoomstate.model import Diagnostic
 from zoomstate.plan import Change, Plan, kept_note
 
@@ -42,8 +43,37 @@ def make_console(stream: Any, *, color: bool | None = None) -> Console:
     """A console that styles only on a terminal, and not at all with NO_COLOR or --no-color (no bold either:
     people set NO_COLOR to get plain text), and never wraps."""
     plain = color is False or bool(os.environ.get("NO_COLOR"))
-    return Console(file=stream, highlight=False, soft_wrap=True, emoji=False, no_color=plain or None,
-                   color_system=None if plain else "auto", force_terminal=color or None)
+    return EscapingConsole(file=stream, highlight=False, soft_wrap=True, emoji=False, no_color=plain or None,
+                           color_system=None if plain else "auto", force_terminal=color or None)
+
+
+class EscapingConsole(Console):
+    """A console that prints control characters and bidirectional controls escaped (``\\x1b``, ``\\u202e``).
+
+    Topics, hosts, keys, join URLs and Zoom's messages come from the state file and from Zoom, and reach the
+    output on many lines; none of them may move the cursor, retitle the terminal or reorder what is shown.
+    Line breaks and tabs stay: the lines themselves are made of them.
+    """
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(_escaped_renderable(o) for o in objects), **kwargs)
+
+
+def _escaped_renderable(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value, keep="\n\t")
+    if not isinstance(value, Text) or printable(value.plain, keep="\n\t") == value.plain:
+        return value
+    # Escaping changes lengths: rebuild the text piece by piece, each piece with the styles it had.
+    safe = Text(style=value.style, justify=value.justify, overflow=value.overflow, no_wrap=value.no_wrap,
+                end=value.end)
+    cuts = sorted({offset for span in value.spans for offset in (span.start, span.end)})
+    for part in value.divide(cuts):
+        piece = Text(printable(part.plain, keep="\n\t"))
+        for span in part.spans:  # cut at every span's ends: a span covers its piece whole
+            piece.stylize(span.style)
+        safe.append_text(piece)
+    return safe
 
 
 def value_text(value: Any) -> str:
@@ -299,7 +329,7 @@ def plan_json(plan: Plan) -> str:
     """The plan file's JSON, with what apply will refuse or hold back (derived, so not read back)."""
     data = plan.to_json()
     data["refusals"] = [r.to_json() for r in refusals(plan)]
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return printable_json(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
 
 
 @dataclass(frozen=True)
@@ -363,8 +393,8 @@ def apply_json(outcomes: Iterable[Outcome], state_path: Any, csv_path: Any) -> s
     changes = [outcome_json(o) for o in outcomes]
     totals = {"changes": len(changes)} | {s: sum(1 for c in changes if c["status"] == s)
                                           for s in ("done", "failed", "deferred")}
-    return json.dumps({"changes": changes, "totals": totals, "state": str(state_path), "csv": str(csv_path),
-                       "errors": []}, indent=2, ensure_ascii=False) + "\n"
+    return printable_json(json.dumps({"changes": changes, "totals": totals, "state": str(state_path),
+                                      "csv": str(csv_path), "errors": []}, indent=2, ensure_ascii=False)) + "\n"
 
 
 def errors_json(errors: Iterable[Diagnostic | str]) -> str:
@@ -372,7 +402,7 @@ def errors_json(errors: Iterable[Diagnostic | str]) -> str:
     items = [{"message": e} if isinstance(e, str) else
              {"message": e.format(), "severity": e.severity, "file": e.file, "line": e.line, "col": e.col,
               "field": e.field, "detail": e.message, "hint": e.hint} for e in errors]
-    return json.dumps({"errors": items}, indent=2, ensure_ascii=False) + "\n"
+    return printable_json(json.dumps({"errors": items}, indent=2, ensure_ascii=False)) + "\n"
 
 
 def result_text(result: ApplyResult, console: Console) -> None:
@@ -561,7 +591,8 @@ def _fence(lines: list[str]) -> str:
 
 
 def _one_line(text: str) -> str:
-    return text.replace("\r", " ").replace("\n", " ")
+    """One line, with control and bidirectional characters escaped (a reviewer must read what is there)."""
+    return printable(text.replace("\r", " ").replace("\n", " "))
 
 
 # Markdown that GitHub would act on inside a value: emphasis, links, code, tables, headings, HTML.

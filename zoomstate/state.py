@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 from zoomstate.clock import Clock, SystemClock
 from zoomstate.crashpoints import CrashPoints
+from zoomstate.document import printable
 from zoomstate.model import Diagnostic, InputError
 
 T = TypeVar("T")
@@ -84,17 +85,19 @@ class ManagedMeeting:
         }
 
     @classmethod
-    def from_json(cls, key: str, data: dict[str, Any]) -> ManagedMeeting:
+    def from_json(cls, key: str, data: Any) -> ManagedMeeting:
+        """The record as written by to_json(); raises DamagedRecord for anything else (nothing is coerced)."""
+        record = _Fields(data)
         return cls(
             key=key,
-            meeting_id=int(data["meeting_id"]),
-            host_email=str(data["host_email"]),
-            topic=str(data.get("topic", "")),
-            created_at=str(data.get("created_at", "")),
-            managed=dict(data.get("managed") or {}),
-            outputs=dict(data.get("outputs") or {}),
-            adopted=bool(data.get("adopted", False)),
-            updated_at=str(data.get("updated_at", "")),
+            meeting_id=record.meeting_id("meeting_id"),
+            host_email=record.text("host_email", required=True),
+            topic=record.text("topic"),
+            created_at=record.text("created_at"),
+            managed=record.mapping("managed"),
+            outputs=record.mapping("outputs"),
+            adopted=record.flag("adopted"),
+            updated_at=record.text("updated_at"),
         )
 
 
@@ -135,14 +138,16 @@ class PendingCreate:
         return data
 
     @classmethod
-    def from_json(cls, key: str, data: dict[str, Any]) -> PendingCreate:
+    def from_json(cls, key: str, data: Any) -> PendingCreate:
+        """The record as written by to_json(); raises DamagedRecord for anything else (nothing is coerced)."""
+        record = _Fields(data)
         return cls(
             key=key,
-            host_email=str(data["host_email"]),
-            topic=str(data.get("topic", "")),
-            fingerprint=dict(data.get("fingerprint") or {}),
-            started_at=str(data.get("started_at", "")),
-            deadline=str(data.get("deadline") or ""),
+            host_email=record.text("host_email", required=True),
+            topic=record.text("topic"),
+            fingerprint=record.mapping("fingerprint"),
+            started_at=record.text("started_at"),
+            deadline=record.text("deadline", null=True) or "",
         )
 
 
@@ -239,28 +244,143 @@ def _seal_old_passcodes(state: State) -> None:
             state.meetings[key] = dataclasses.replace(record, managed=sealed)
 
 
+class DamagedRecord(ValueError):
+    """A value of the state file that is not what zoomstate writes there."""
+
+    def __init__(self, field_name: str, problem: str):
+        super().__init__(f"{field_name} {problem}")
+        self.field_name = field_name
+        self.problem = problem
+
+
+# Zoom meeting ids are 64-bit integers; keys follow the meetings file's key rule.
+MAX_MEETING_ID = 2**63 - 1
+KEY_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+def _kind_of(value: Any) -> str:
+    """What a JSON value is, for a message (strings shortened and escaped: the file may be hostile)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        shown = printable(value[:40]) + ("..." if len(value) > 40 else "")
+        return f'the text "{shown}"'
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    return "a list" if isinstance(value, list) else "a mapping"
+
+
+class _Fields:
+    """Typed reads of one JSON object of the state file: absent fields get the default, wrong types raise."""
+
+    def __init__(self, data: Any):
+        if not isinstance(data, dict):
+            raise DamagedRecord("the record", f"must be a mapping, not {_kind_of(data)}")
+        self.data = data
+
+    def _get(self, name: str, required: bool, default: Any) -> Any:
+        if name in self.data:
+            return self.data[name]
+        if required:
+            raise DamagedRecord(name, "is missing")
+        return default
+
+    def text(self, name: str, *, required: bool = False, null: bool = False) -> Any:
+        value = self._get(name, required, None if null else "")
+        if not isinstance(value, str) and not (null and value is None):
+            raise DamagedRecord(name, f"must be text{' or null' if null else ''}, not {_kind_of(value)}")
+        return value
+
+    def mapping(self, name: str, *, required: bool = False) -> dict[str, Any]:
+        value = self._get(name, required, {})
+        if not isinstance(value, dict):
+            raise DamagedRecord(name, f"must be a mapping, not {_kind_of(value)}")
+        return value
+
+    def flag(self, name: str) -> bool:
+        value = self._get(name, False, False)
+        if not isinstance(value, bool):
+            raise DamagedRecord(name, f"must be true or false, not {_kind_of(value)}")
+        return value
+
+    def whole_number(self, name: str, *, low: int, high: int, what: str) -> int:
+        value = self._get(name, True, None)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise DamagedRecord(name, f"must be {what}, not {_kind_of(value)}")
+        return value
+
+    def meeting_id(self, name: str) -> int:
+        return self.whole_number(name, low=1, high=MAX_MEETING_ID, what="a Zoom meeting id (a positive whole number)")
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads would keep the last of two equal keys: two records for one key is damage, not a choice.
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateKey(key)
+        data[key] = value
+    return data
+
+
+def _line_of(text: str, name: str, after: str | None = None, occurrence: int = 1) -> int | None:
+    """The line where ``"name":`` is written (below ``"after":`` when given), when it can be found."""
+    start = 0
+    if after is not None:
+        found = re.search(re.escape(json.dumps(after)) + r"\s*:", text)
+        if found is None:
+            return None
+        start = found.end()
+    matches = list(re.finditer(re.escape(json.dumps(name, ensure_ascii=False)) + r"\s*:", text[start:]))
+    if len(matches) < occurrence:
+        return None
+    return text.count("\n", 0, start + matches[occurrence - 1].start()) + 1
+
+
+def _damaged(path: Path, message: str, *, line: int | None = None) -> InputError:
+    backup = path.with_name(path.name + ".backup")
+    restore = (f"check {backup} and restore it with `cp {backup} {path}`" if backup.exists()
+               else f"there is no {backup.name} to restore: fix the file by hand or take it from version control")
+    return InputError([Diagnostic(
+        "error", str(path), line, None, "", f"the state file is damaged: {message}",
+        f"it was left untouched; {restore}",
+    )])
+
+
 def _state_error(path: Path, message: str, hint: str) -> InputError:
     return InputError([Diagnostic("error", str(path), None, None, "", message, hint)])
 
 
 def parse_state(path: Path, raw: bytes) -> State:
-    """Parse and check a state file's bytes. Raises InputError with what to do."""
+    """Parse and check a state file's bytes: every value must have the type zoomstate writes, or the whole
+    file is refused (raises InputError saying where and how to restore the backup). Nothing is coerced."""
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = raw.decode("utf-8")
+        data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+    except _DuplicateKey as exc:
+        twice = text.count(json.dumps(exc.key, ensure_ascii=False)) == 2  # else which object is unclear
+        line = _line_of(text, exc.key, occurrence=2) if twice else None
+        raise _damaged(path, f'the key "{printable(exc.key)}" is written twice '
+                       "in one object (JSON readers would silently keep only one)", line=line) from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         line = getattr(exc, "lineno", None)
-        return_msg = f"the state file is not valid JSON ({exc.__class__.__name__}"
-        return_msg += f" at line {line})" if line else ")"
-        raise InputError([Diagnostic(
-            "error", str(path), line, None, "", return_msg,
-            f"it was left untouched; restore {path.name}.backup or fix the file by hand",
-        )]) from None
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else (
+            "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else "it is nested too deeply")
+        raise _damaged(path, f"it is not valid JSON ({reason})", line=line) from None
     if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
         raise _state_error(path, "this is not a zoomstate state file (no \"format\": \"zoomstate-state\")",
                            "check the --state path")
     version = data.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise _state_error(path, f"unknown state format version {version!r}", "restore the .backup copy")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _damaged(path, f"unknown state format version {_kind_of(version)}", line=_line_of(text, "version"))
     if version > STATE_VERSION:
         raise _state_error(
             path,
@@ -270,22 +390,46 @@ def parse_state(path: Path, raw: bytes) -> State:
         )
     data = _upgrade(data)
     try:
-        meetings = {str(k): ManagedMeeting.from_json(str(k), v) for k, v in (data.get("meetings") or {}).items()}
-        pending = {str(k): PendingCreate.from_json(str(k), v) for k, v in (data.get("pending") or {}).items()}
-        state = State(
-            lineage=str(data["lineage"]),
-            serial=int(data.get("serial", 0)),
-            account_id=data.get("account_id"),
-            meetings=meetings,
-            pending=pending,
-            passcode_key=str(data.get("passcode_key") or ""),
-        )
-        bytes.fromhex(state.passcode_key)  # a damaged key is a damaged state
-        _seal_old_passcodes(state)
-        return state
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise _state_error(path, f"the state file is damaged ({exc.__class__.__name__}: {exc})",
-                           f"restore {path.name}.backup; the file was left untouched") from None
+        head = _Fields(data)
+        lineage = head.text("lineage", required=True)
+        serial = head.whole_number("serial", low=0, high=2**63 - 1, what="a whole number, 0 or more")
+        account_id = head.text("account_id", null=True)
+        sections = {name: head.mapping(name, required=True) for name in ("meetings", "pending")}
+        passcode_key = head.text("passcode_key")
+        if passcode_key and not re.fullmatch(r"(?:[0-9a-f]{2})+", passcode_key):
+            raise DamagedRecord("passcode_key", "must be hexadecimal text")
+    except DamagedRecord as exc:
+        raise _damaged(path, str(exc), line=_line_of(text, exc.field_name)) from None
+    meetings = _records(path, text, "meetings", sections["meetings"], ManagedMeeting.from_json)
+    pending = _records(path, text, "pending", sections["pending"], PendingCreate.from_json)
+    keys_of: dict[int, str] = {}
+    for key, managed in meetings.items():
+        other = keys_of.setdefault(managed.meeting_id, key)
+        if other != key:
+            raise _damaged(path, f"meeting {managed.meeting_id} is recorded under two keys, "
+                           f"{printable(other)} and {printable(key)}: a meeting has one key",
+                           line=_line_of(text, key, after="meetings"))
+    state = State(lineage=lineage, serial=serial, account_id=account_id, meetings=meetings, pending=pending,
+                  passcode_key=passcode_key)
+    _seal_old_passcodes(state)
+    return state
+
+
+def _records(path: Path, text: str, section: str, records: dict[str, Any],
+             make: Callable[[str, Any], T]) -> dict[str, T]:
+    out: dict[str, T] = {}
+    for key, record in records.items():
+        where = f"{section}.{printable(key)}"
+        if not KEY_RE.fullmatch(key):
+            raise _damaged(path, f'{where}: the key "{printable(key)}" is not a '
+                           "meeting key (lowercase letters, digits, '.', '_' and '-', starting with a letter or "
+                           "digit, at most 64)", line=_line_of(text, key, after=section))
+        try:
+            out[key] = make(key, record)
+        except DamagedRecord as exc:
+            field_name = where if exc.field_name == "the record" else f"{where}.{exc.field_name}"
+            raise _damaged(path, f"{field_name} {exc.problem}", line=_line_of(text, key, after=section)) from None
+    return out
 
 
 def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
