@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from tests.conftest import meeting, write_meetings
 from zoomstate.state import StateStore
@@ -16,7 +18,7 @@ def test_check_reports_deleted_ending_and_drifted_then_healthy_after_apply(tmp_p
     path = write_meetings(tmp_path / "meetings.yaml", [
         meeting("gone"), meeting("drifted", "bob@example.com"),
         meeting("ending", "carol@example.com", start_date="2027-01-05", weekly_days="3", occurrences=3),
-        meeting("fine", occurrences=40),
+        meeting("fine", start_time="11:00", occurrences=40),
     ])
     assert run("apply", "-f", path, "--auto-approve").code == 0
     healthy = run("check", "-f", path)
@@ -50,8 +52,32 @@ def test_check_error_exits_1(tmp_path, run, sandbox):
 
 
 def test_check_reports_a_series_at_zooms_cap(tmp_path, run, sandbox):
-    path = write_meetings(tmp_path / "meetings.yaml", [meeting("long", occurrences=50), meeting("short")])
+    path = write_meetings(tmp_path / "meetings.yaml",
+                          [meeting("long", occurrences=50), meeting("short", start_time="11:00")])
     assert run("apply", "-f", path, "--auto-approve").code == 0
     report = json.loads(run("check", "-f", path, "--format", "json").out)
     assert [(f["kind"], f["key"]) for f in report["findings"]] == [("at_cap", "long")]
     assert report["counts"]["at_cap"] == 1 and report["healthy"] is False
+
+
+def test_check_reports_duplicates_and_double_bookings(tmp_path, run, sandbox):
+    path = write_meetings(tmp_path / "meetings.yaml", [
+        meeting("sync", occurrences=40), meeting("review", start_time="09:30", occurrences=40),
+    ])
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    kept = next(m for m in sandbox.meetings() if m["topic"] == "Sync")
+    # A second run of a one-shot script: the same host, topic and series again, unmanaged.
+    start = datetime.fromisoformat(kept["start_time"].replace("Z", "+00:00"))
+    local = start.astimezone(ZoneInfo(kept["timezone"])).strftime("%Y-%m-%dT%H:%M:%S")  # wall clock, as the seed
+    copy = sandbox.create_out_of_band("alice@example.com", {
+        "topic": "Sync", "type": 8, "start_time": local, "timezone": kept["timezone"],
+        "duration": kept["duration"], "recurrence": kept["recurrence"]})
+    plan = json.loads(run("plan", "-f", path, "--format", "json").out)
+    assert [d["meeting_id"] for d in plan["duplicates"]] == [copy["id"]], plan["duplicates"]
+    report = json.loads(run("check", "-f", path, "--format", "json").out)
+    kinds = {(f["kind"], f["key"]) for f in report["findings"]}
+    assert ("duplicate", "sync") in kinds, report
+    assert ("double_booking", "review") in kinds or ("double_booking", "sync") in kinds, report
+    duplicate = next(f for f in report["findings"] if f["kind"] == "duplicate")
+    assert str(copy["id"]) in duplicate["message"] and "--delete-duplicates" in duplicate["message"]
+    assert report["healthy"] is False

@@ -641,6 +641,7 @@ def occurrence_times(spec: MeetingSpec, now: datetime) -> list[tuple[datetime, d
 
 _OVERLAP_PAIRS = 3  # pairs named per host
 _OVERLAP_NAMED = 5  # pairs named in all; further overlaps are counted in one line
+DOUBLE_BOOKED = "is double-booked"  # in each double-booking warning: the health check reports them by it
 
 
 def double_bookings(specs: Iterable[MeetingSpec], now: datetime, limit: int = 1) -> list[Diagnostic]:
@@ -684,7 +685,7 @@ def double_bookings(specs: Iterable[MeetingSpec], now: datetime, limit: int = 1)
                     first, second = mine[pair[0]], mine[pair[1]]
                     moment = datetime.fromtimestamp(start, ZoneInfo(mine[index].timezone))
                     out.append(_diag(mine[index], "start_time", "warning",
-                                     f"host {mine[index].host_email} is double-booked: {first.key} and "
+                                     f"host {mine[index].host_email} {DOUBLE_BOOKED}: {first.key} and "
                                      f"{second.key} overlap, first on {moment.date().isoformat()} at "
                                      f"{_clock(moment.time())} {mine[index].timezone} (more than {limit} at "
                                      "once: see max_concurrent_meetings_per_host)"))

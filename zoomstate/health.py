@@ -1,8 +1,8 @@
 """The health check: a refreshed plan and what Zoom holds -> findings for scheduled CI. Pure: no I/O.
 
-Each finding has a kind (one of KINDS), the meeting key and a sentence. Kinds the plan does not compute yet
-(duplicates, double bookings) are reported when a change carries their reason code, so the report takes them
-by name. Hosts' unmanaged meetings are counted, never named, and need no attention.
+Each finding has a kind (one of KINDS), the meeting key and a sentence: duplicates come from the plan's
+duplicate list, double bookings from the calendar's warnings. Hosts' unmanaged meetings are counted, never
+named, and need no attention.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from zoomstate.calendar import ZOOM_OCCURRENCE_CAP
+from zoomstate.calendar import DOUBLE_BOOKED, ZOOM_OCCURRENCE_CAP
 from zoomstate.model import LiveSnapshot
-from zoomstate.plan import Plan
+from zoomstate.plan import DUPLICATE_KEY_PREFIX, Plan
 from zoomstate.state import State
 
 # kind -> heading, in report order
@@ -28,9 +28,7 @@ KINDS: dict[str, str] = {
     "pending": "Changes not applied yet",
     "error": "Plan errors",
 }
-DRIFT_CODES = frozenset({"drift", "changed_in_file_and_zoom"})
-# Reason codes other planners give: a change carrying one is reported under that kind.
-CODE_KINDS = {"duplicate": "duplicate", "duplicate_in_zoom": "duplicate", "double_booking": "double_booking"}
+DRIFT_CODES = frozenset({"drift", "changed_in_file_and_zoom", "occurrence_drift"})
 
 
 @dataclass(frozen=True)
@@ -70,11 +68,16 @@ def health(plan: Plan, live: LiveSnapshot, state: State, now: datetime, *, days:
     add = report.findings.append
     for error in plan.errors:
         add(Finding("error", error.split(":", 1)[0], error))
+    for duplicate in plan.duplicates:
+        add(Finding("duplicate", duplicate.key, f"meeting {duplicate.meeting_id} (\"{duplicate.topic}\", host "
+                    f"{duplicate.host_email}) duplicates it: `zoomstate apply --delete-duplicates` deletes it"))
+    for warning in plan.warnings:
+        if DOUBLE_BOOKED in warning:
+            add(Finding("double_booking", warning.split(": ", 1)[-1].split(".", 1)[0], warning))
     for change in plan.pending_changes:
-        kind = CODE_KINDS.get(change.reason_code)
-        if kind is not None:
-            add(Finding(kind, change.key, change.reason))
-        elif change.reason_code == "deleted_in_zoom":
+        if change.key.startswith(DUPLICATE_KEY_PREFIX):
+            continue  # a duplicate's delete (apply --delete-duplicates): listed above
+        if change.reason_code == "deleted_in_zoom":
             add(Finding("deleted", change.key, f"{change.reason}; apply creates it again (new join link)"))
         elif change.reason_code in DRIFT_CODES:
             fields = ", ".join(d.path for d in change.diffs) or "fields"
