@@ -317,3 +317,15 @@ def test_first_occurrence_in_a_dst_gap_plans_no_change_after_apply(tmp_path: Pat
     assert run("apply", "-f", path, "--auto-approve").code == 0
     plan = run("plan", "-f", path, "--detailed-exitcode")
     assert plan.code == 0, plan.out
+
+
+def test_first_occurrence_in_the_repeated_hour_at_fall_back_plans_no_change_after_apply(tmp_path: Path, run,
+                                                                                       sandbox) -> None:
+    # 01:00 happens twice in New York on 2027-11-07; Python finds neither wall time equal to a UTC instant.
+    path = write_meetings(tmp_path / "meetings.yaml", [{
+        "key": "m0", "host_email": "alice@example.com", "topic": "Early sync", "start_date": "2027-11-07",
+        "start_time": "01:00", "timezone": "America/New_York", "recurrence_type": "daily", "occurrences": 3,
+    }])
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    plan = run("plan", "-f", path, "--detailed-exitcode")
+    assert plan.code == 0, plan.out

@@ -29,6 +29,7 @@ from zoomstate.zoombody import (
     occurrence_changes,
     parse_time,
     same_zone,
+    zone,
 )
 
 Action = Literal["create", "adopt", "update", "replace", "delete", "unchanged"]
@@ -679,8 +680,8 @@ def _schedule_diff(want: DesiredMeeting, live: LiveMeeting) -> tuple[FieldDiff |
     have = live.series_upcoming(want.now)
     if want.same_schedule(have):
         return None, ""
-    wanted, have = sorted(want.unskipped(want.upcoming)), sorted(want.unskipped(have))
-    tz = wanted[0].tzinfo if wanted else None
+    wanted, have = sorted(want.unskipped(want.upcoming)), sorted(want.unskipped(have))  # UTC instants
+    tz = zone(want.spec.timezone)
 
     def stamp(moment: datetime) -> str:
         return (moment.astimezone(tz) if tz else moment).strftime("%Y-%m-%d %H:%M")

@@ -482,11 +482,13 @@ class DesiredMeeting:
         return have == self.unskipped(self.upcoming) or have == self.unskipped(self.upcoming_as_zoom_anchors)
 
     def unskipped(self, starts: Iterable[datetime]) -> frozenset[datetime]:
+        """The starts as UTC instants, skipped dates left out. UTC because Python never finds a wall time
+        of the repeated hour at fall-back equal to an instant of another zone (PEP 495), however equal."""
         skipped = self.spec.skip_dates
         if not skipped:
-            return frozenset(starts)
+            return frozenset(s.astimezone(UTC) for s in starts)
         tz = zone(self.spec.timezone)
-        return frozenset(s for s in starts if s.astimezone(tz).date() not in skipped)
+        return frozenset(s.astimezone(UTC) for s in starts if s.astimezone(tz).date() not in skipped)
 
     def same_series(self, occurrences: Iterable[datetime]) -> bool:
         """Whether Zoom's upcoming occurrences are this meeting's series, the end aside: the same instants up
@@ -496,12 +498,13 @@ class DesiredMeeting:
         end is still recognised: the seed script sent ``end_date`` as ``<end_date>T00:00:00Z``, which drops
         the last meeting east of UTC. Whether the ends differ is the plan's to say (an update naming the date).
         """
-        have = sorted(occurrences)
+        have = sorted(o.astimezone(UTC) for o in occurrences)  # UTC: see unskipped
         if self.same_schedule(have):
             return True
         if not have:
             return False
-        for wanted in (sorted(self.upcoming), sorted(self.upcoming_as_zoom_anchors)):
+        for wanted in (sorted(w.astimezone(UTC) for w in self.upcoming),
+                       sorted(w.astimezone(UTC) for w in self.upcoming_as_zoom_anchors)):
             if not wanted:
                 continue
             cutoff = min(have[-1], wanted[-1])
