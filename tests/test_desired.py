@@ -810,3 +810,11 @@ def test_join_before_host_beside_a_waiting_room_is_sent_as_written_with_a_warnin
     assert warning.severity == "warning" and warning.line == line_of(text, "join_before_host")
     quiet = load(tmp_path, with_fields("    join_before_host: true\n    waiting_room: false\n"))
     assert not [d for d in quiet.warnings if "join_before_host" in d.field]
+
+
+def test_many_copies_of_one_key_name_a_few_others_and_count_the_rest(tmp_path: Path) -> None:
+    copies = "".join(MEETING.replace("Weekly sync", f"Sync {i}") for i in range(6))
+    text = "meetings:\n" + copies.replace("  - host_email:", "  - key: same\n    host_email:")
+    found = [d for d in errors(tmp_path, text) if "is also the key of" in d.message]
+    assert len(found) == 6, found
+    assert all(d.message.count("meetings[") == 3 and d.message.endswith("and 2 more") for d in found), found

@@ -60,6 +60,7 @@ if TYPE_CHECKING:  # jsonschema is imported only when a file has schema errors
 SCHEMA_NAME = "meetings.schema.json"
 DEFAULT_OUTPUT_FILE = "zoom_meetings.csv"
 KEY_MAX = 64
+DUPLICATES_NAMED = 3  # other meetings named in a duplicate-key error
 LAST_YEAR = 2099  # the last year a start_date or end_date may be in
 REQUIRED_AFTER_MERGE = ("host_email", "topic", "start_date", "start_time", "recurrence_type")
 # Zoom's repeat_interval limits per recurrence type.
@@ -768,17 +769,23 @@ def _check_keys(merged: list[_Merged], report: _Report) -> dict[int, str]:
 
 
 def _duplicate_key(key: str, indexes: list[int], explicit: dict[int, bool], report: _Report) -> None:
+    # Each message names a few of the other meetings and counts the rest: naming all of them would make
+    # a file with thousands of copies quadratic.
+    all_explicit = all(explicit[i] for i in indexes)
+    hint = "keys must be unique: rename one" if all_explicit else "add an explicit key: to tell these meetings apart"
     for index in indexes:
         others = []
         for other in indexes:
+            if len(others) == DUPLICATES_NAMED:
+                break
             if other != index:
                 pos = report.doc.position(("meetings", other))
                 others.append(f"meetings[{other}]" + (f" (line {pos.line})" if pos else ""))
+        rest = len(indexes) - 1 - len(others)
+        named = ", ".join(others) + (f" and {rest} more" if rest else "")
         path: PathTuple = ("meetings", index, "key") if explicit[index] else ("meetings", index)
         how = "" if explicit[index] else "derived "
-        hint = "keys must be unique: rename one" if all(explicit[i] for i in indexes) else (
-            "add an explicit key: to tell these meetings apart")
-        report.add("error", path, f"{how}key `{key}` is also the key of {', '.join(others)}", hint,
+        report.add("error", path, f"{how}key `{key}` is also the key of {named}", hint,
                    name=format_path(("meetings", index, "key")))
 
 
