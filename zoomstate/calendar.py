@@ -619,6 +619,15 @@ def _occurrence_warnings(spec: MeetingSpec, line: _Timeline, now: datetime) -> l
     return out
 
 
+def _occurrence_spans(spec: MeetingSpec, now: datetime, index: int) -> list[tuple[float, float, int]]:
+    """(start, end, index) of each occurrence as POSIX seconds, for the double-booking sweep. Most meetings
+    have no skips or overrides: their spans come straight from the series (no datetime per end)."""
+    if spec.skip_dates or spec.overrides:
+        return [(start.timestamp(), end.timestamp(), index) for start, end in occurrence_times(spec, now)]
+    length = spec.duration * 60
+    return [(t, t + length, index) for t in map(datetime.timestamp, held(spec, now))]
+
+
 def occurrence_times(spec: MeetingSpec, now: datetime) -> list[tuple[datetime, datetime]]:
     """(start, end) of each occurrence Zoom holds after ``now`` as the file wants it: skipped dates left out,
     overrides applied. Aware, in the meeting's zone."""
@@ -658,10 +667,9 @@ def double_bookings(specs: Iterable[MeetingSpec], now: datetime, limit: int = 1)
         intervals: list[tuple[float, float, int]] = []
         for index, spec in enumerate(mine):
             try:
-                times = occurrence_times(spec, now)
+                intervals.extend(_occurrence_spans(spec, now, index))
             except (ValueError, ZoneInfoNotFoundError):
                 continue
-            intervals.extend((start.timestamp(), end.timestamp(), index) for start, end in times)
         intervals.sort()
         active: list[tuple[float, int]] = []  # heap of (end, meeting index)
         reported: set[tuple[int, int]] = set()
