@@ -10,7 +10,8 @@ Measures, in one run:
      sandbox saw) apart, CPU, requests by kind, 429s, and the ratio of the API phase to its bound:
      (creates + lists) / 20 per second (both are Medium);
   3. plan with refresh of those N managed meetings, once per offset of the sandbox's one-second windows
-     against the client's clock: the API phase against GETs / 30 + lists / 20 per second, and 429s;
+     against the client's clock: the API phase against GETs / 30 + lists / 20 per second, and 429s; then
+     `plan --refresh=shallow` (lists only) beside it;
   4. optionally, the same apply for --big-apply meetings (client CPU, 429s, ratio);
   5. state-save cost per change: one committed change to a state of 1,000 and of 10,000 managed meetings;
   6. plan of 10,000 meetings over 500 hosts with --refresh=false: CPU time and peak memory;
@@ -175,6 +176,18 @@ def bench_live(n: int, hosts: int, latency: float, offsets: list[float], workdir
         results["refresh"] = {"managed": n, "runs": refreshes,
                               "worst_ratio": max((r["ratio_to_bound"] or 0) for r in refreshes),
                               "429s": sum(r["429s"] for r in refreshes)}
+        clock.offset = 0.0
+        sandbox.reset_requests()
+        wall, cpu, _, _ = run_zoomstate(["plan", "-f", str(meetings_path), "-q", "--refresh=shallow"],
+                                        sandbox_env(sandbox), workdir)
+        counts = sandbox.counts()
+        full_wall = statistics.median(r["wall_s"] for r in refreshes)
+        results["shallow_refresh"] = {
+            "managed": n, "wall_s": round(wall, 2), "api_phase_s": round(api_phase(sandbox, latency), 2),
+            "cpu_s": round(cpu, 2), "requests": kinds(counts), "429s": counts.get("429", 0),
+            "lists": counts.get("GET /users/{userId}/meetings", 0), "gets": counts.get("GET /meetings/{meetingId}", 0),
+            "full_wall_s": full_wall, "speedup": round(full_wall / wall, 1) if wall else None,
+        }
     return results
 
 
@@ -387,6 +400,11 @@ def print_summary(results: dict) -> None:
                   f"{run['api_phase_s']} s, bound {run['bound_s']} s, ratio {run['ratio_to_bound']}; process "
                   f"{run['wall_s']} s; 429s {run['429s']}; requests {run['requests']}")
         print(f"refresh worst ratio {r['worst_ratio']}, 429s {r['429s']}")
+    if "shallow_refresh" in results:
+        r = results["shallow_refresh"]
+        print(f"plan --refresh=shallow {r['managed']} managed: {r['lists']} lists, {r['gets']} GETs, process "
+              f"{r['wall_s']} s wall (API phase {r['api_phase_s']} s), beside the full refresh's {r['full_wall_s']} s "
+              f"(median): {r['speedup']}x faster; 429s {r['429s']}")
     if "big_apply" in results:
         b = results["big_apply"]
         print(f"apply   {b['meetings']} meetings / {b['hosts']} hosts: API phase {b['api_phase_s']} s, bound "

@@ -10,10 +10,11 @@ import pytest
 from tests.conftest import TEST_NOW, meeting, write_meetings
 from zoomstate.desired import load_desired
 from zoomstate.model import InputError
-from zoomstate.refresh import refresh, verify_hosts
+from zoomstate.plan import build_plan
+from zoomstate.refresh import refresh, refresh_shallow, verify_hosts
 from zoomstate.state import ManagedMeeting, PendingCreate, State
 from zoomstate.zoom import MeetingNotFound, ScopeError, UserNotFound
-from zoomstate.zoombody import LiveMeeting
+from zoomstate.zoombody import DesiredMeeting, LiveMeeting, managed_view, utc_text
 
 
 def get_body(meeting_id: int, topic: str, **changes) -> dict:
@@ -150,3 +151,102 @@ def test_managed_meeting_answered_with_code_300_is_gone_and_planned_again(tmp_pa
     assert plan.code in (0, 2), plan.out + plan.err
     (change,) = json.loads(plan.out)["changes"]
     assert (change["action"], change["reason_code"]) == ("create", "deleted_in_zoom")
+
+
+# ------------------------------------------------------------------------------------- shallow refresh
+
+
+def shallow_setup(tmp_path: Path):
+    """Six managed meetings over two hosts, listed as Zoom lists them; one of them is gone from Zoom."""
+    specs = [meeting(f"m{i}", host="alice@example.com" if i < 3 else "bob@example.com") for i in range(6)]
+    desired = desired_of(tmp_path, *specs)
+    state = State(lineage="l")
+    lists: dict[str, list[dict]] = {"alice@example.com": [], "bob@example.com": []}
+    for i, (key, spec) in enumerate(desired.meetings.items()):
+        meeting_id = 81000000100 + i
+        state.meetings[key] = ManagedMeeting(key, meeting_id, spec.host_email, spec.topic,
+                                             managed=managed_view(spec))
+        item = list_item(meeting_id, spec.topic)
+        item.update(start_time=utc_text(DesiredMeeting(spec, TEST_NOW).upcoming[0]), agenda="")
+        lists[spec.host_email].append(item)
+    return desired, state, lists
+
+
+def test_shallow_refresh_lists_each_host_once_and_gets_no_meeting(tmp_path):
+    desired, state, lists = shallow_setup(tmp_path)
+    del lists["bob@example.com"][0]  # m3: deleted in Zoom, or expired (Zoom lists neither)
+    zoom = FakeZoom({}, lists)
+    calls: list[str] = []
+    listed = zoom.list_meetings
+    zoom.list_meetings = lambda host: calls.append(host) or listed(host)  # type: ignore[method-assign]
+    live = refresh_shallow(zoom, desired, state, parallelism=2)
+    assert sorted(calls) == ["alice@example.com", "bob@example.com"] and zoom.gets == []
+    assert live.shallow and live.missing == {state.meetings["m3"].meeting_id}
+    assert set(live.meetings) == {m.meeting_id for k, m in state.meetings.items() if k != "m3"}
+    assert any("shallow refresh" in w and "settings" in w and "passcode" in w for w in live.warnings)
+
+
+def test_shallow_plan_finds_meetings_gone_from_zoom_and_drift_in_listed_fields(tmp_path):
+    desired, state, lists = shallow_setup(tmp_path)
+    alice, bob = lists["alice@example.com"], lists["bob@example.com"]
+    alice[1]["topic"] = "Renamed In Zoom"  # m1
+    bob[1]["duration"] = 90  # m4
+    bob[2]["start_time"] = "2027-02-01T15:30:00Z"  # m5: the series moved to 10:30 New York time
+    del bob[0]  # m3
+    live = refresh_shallow(FakeZoom({}, lists), desired, state)
+    plan = build_plan(desired, state, live, TEST_NOW)
+    by_key = {c.key: c for c in plan.changes}
+    assert (by_key["m3"].action, by_key["m3"].reason_code) == ("create", "deleted_in_zoom")
+    assert (by_key["m1"].action, by_key["m1"].reason_code) == ("update", "drift")
+    assert [(d.path, d.before, d.after) for d in by_key["m1"].diffs] == [("topic", "Renamed In Zoom", "M1")]
+    assert [(d.path, d.before, d.after) for d in by_key["m4"].diffs] == [("duration", 90, 45)]
+    assert [(d.path, d.before, d.after) for d in by_key["m5"].diffs] == [
+        ("schedule", "next 2027-02-01 10:30", "next 2027-02-01 09:00")]
+    assert {by_key[k].action for k in ("m0", "m2")} == {"unchanged"}
+    assert plan.to_json()["refresh"] == "shallow" and any("not checked" in w for w in plan.warnings)
+    assert "refresh" not in build_plan(desired, state, refresh(FakeZoom({}, lists), desired, state),
+                                       TEST_NOW).to_json()
+
+
+def test_shallow_plan_still_sends_file_changes_a_list_cannot_confirm(tmp_path):
+    desired, state, lists = shallow_setup(tmp_path)
+    old = state.meetings["m0"]
+    record = dict(old.managed, settings={**old.managed["settings"], "waiting_room": False})
+    state.meetings["m0"] = ManagedMeeting("m0", old.meeting_id, old.host_email, old.topic, managed=record)
+    plan = build_plan(desired, state, refresh_shallow(FakeZoom({}, lists), desired, state), TEST_NOW)
+    (change,) = [c for c in plan.changes if c.key == "m0"]
+    assert change.action == "update" and [d.path for d in change.diffs] == ["settings.waiting_room"]
+
+
+def test_plan_refresh_shallow_against_the_sandbox_lists_instead_of_getting(tmp_path, run, sandbox):
+    hosts = ["alice@example.com", "bob@example.com"]
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting(f"m{i}", host=hosts[i % 2]) for i in range(6)])
+    assert run("apply", "-f", path, "--auto-approve").code == 0
+    ids = {m["topic"]: m["id"] for m in sandbox.meetings()}
+    sandbox.delete_out_of_band(ids["M0"])
+    sandbox.update_out_of_band(ids["M1"], {"topic": "Renamed In Zoom"})
+    sandbox.update_out_of_band(ids["M2"], {"settings": {"waiting_room": False}})  # not in the list: unseen
+    sandbox.reset_requests()
+    result = run("plan", "-f", path, "--refresh=shallow", "--format", "json")
+    assert result.code == 0, result.out + result.err
+    routes = [r.route for r in sandbox.requests if "oauth" not in r.route]
+    assert routes.count("GET /users/{userId}/meetings") == 2 and "GET /meetings/{meetingId}" not in routes
+    data = json.loads(result.out)
+    assert data["refresh"] == "shallow" and any("not checked" in w for w in data["warnings"])
+    actions = {c["key"]: (c["action"], c["reason_code"]) for c in data["changes"]}
+    assert actions["m0"] == ("create", "deleted_in_zoom") and actions["m1"] == ("update", "drift")
+    assert actions["m2"] == ("unchanged", "in_sync")  # what a full plan sees:
+    full = json.loads(run("plan", "-f", path, "--format", "json").out)
+    assert {c["key"]: c["action"] for c in full["changes"]}["m2"] == "update" and "refresh" not in full
+    text = run("plan", "-f", path, "--refresh=shallow")
+    shown = " ".join(text.out.split())  # however the terminal wraps it
+    assert "shallow refresh:" in shown and "not checked: settings" in shown
+
+
+def test_shallow_plan_cannot_be_saved_and_apply_refuses_shallow(tmp_path, run, sandbox):
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("sync")])
+    saved = run("plan", "-f", path, "--refresh=shallow", "--out", tmp_path / "plan.json")
+    assert saved.code == 1 and "--refresh=shallow" in saved.err and not (tmp_path / "plan.json").exists()
+    applied = run("apply", "-f", path, "--auto-approve", "--refresh=shallow")
+    assert applied.code == 1 and "apply always reads every managed meeting" in applied.err
+    assert "Traceback" not in saved.err + applied.err and sandbox.meetings() == []

@@ -158,8 +158,10 @@ def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
                    help="text (default); json: the plan, or {\"errors\": [...]} on error; markdown: a PR comment")
     p.add_argument("--detailed-exitcode", action="store_true",
                    help="exit 2 when there are changes, 0 when none, 1 on error")
-    p.add_argument("--refresh", choices=("true", "false"), default="true",
-                   help="read live meetings from Zoom (default true); false plans from the state file alone")
+    p.add_argument("--refresh", choices=("true", "false", "shallow"), default="true",
+                   help="read live meetings from Zoom (default true); false plans from the state file alone; "
+                   "shallow reads only each host's meeting list (topic, duration, timezone, next start, agenda "
+                   "head): a cheap check that cannot see settings, recurrence, passcode or single occurrences")
     _duplicates_arg(p, "plan the listed duplicates as deletes")
 
     p = command("apply", "make Zoom match meetings.yaml, recording every meeting in the state file and the CSV",
@@ -170,6 +172,7 @@ def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
     _lock_args(p)
     p.add_argument("planfile", nargs="?", type=Path, help="a plan saved with `zoomstate plan --out`"
                    ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
+    p.add_argument("--refresh", help=argparse.SUPPRESS)  # refused with a reason: apply always refreshes in full
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
     p.add_argument("--force", action="store_true", help="apply even past the delete/replace safety threshold")
     _duplicates_arg(p, "also delete the duplicates the plan lists (and nothing else unmanaged)")
@@ -628,13 +631,18 @@ def _write_plan(path: Path, plan: Plan) -> None:
 
 def cmd_plan(args, out, err) -> int:
     from zoomstate import render
+    from zoomstate.manager import SetupError
 
+    shallow = args.refresh == "shallow"
+    if args.out and shallow:
+        raise SetupError("--out with --refresh=shallow: a shallow plan did not read settings, recurrence or "
+                         "passcodes, so it cannot be checked at apply: plan without --refresh=shallow to save it")
     if args.out:
         _check_plan_out(args.out)
     manager = _manager(args)
-    online = args.refresh == "true"
+    online = args.refresh in ("true", "shallow")
     with manager.session(online=online, operation="plan", lock=False) as session:
-        plan = _plan_with_progress(manager, session, err, refresh_live=online)
+        plan = _plan_with_progress(manager, session, err, refresh_live=online, shallow=shallow)
     if args.out:
         _write_plan(args.out, plan)
     if args.format == "json":
@@ -664,6 +672,10 @@ def cmd_apply(args, out, err) -> int:
     if as_json and not (args.auto_approve or args.planfile):
         raise SetupError("apply --format json cannot ask for confirmation: add --auto-approve, or apply a plan "
                          "saved with `zoomstate plan --out FILE`")
+    if args.refresh is not None:
+        raise SetupError(f"apply --refresh={args.refresh}: apply always reads every managed meeting from Zoom "
+                         "before changing it; drop --refresh (`zoomstate plan --refresh=shallow` is the cheap "
+                         "check)")
     manager = _manager(args)
     saved = load_plan_file(args.planfile) if args.planfile else None
     with manager.session(online=True, operation="apply", lock=True) as session:
@@ -716,14 +728,14 @@ def cmd_apply(args, out, err) -> int:
 
 
 def _plan_with_progress(manager: Manager, session: Session, err, *, refresh_live: bool = True,
-                        saved: Plan | None = None) -> Plan:
+                        saved: Plan | None = None, shallow: bool = False) -> Plan:
     from zoomstate import render
 
     progress = render.RunProgress(_real(err), "refreshing from Zoom")
     try:
         if saved is not None:
             return manager.recheck(session, saved, progress=progress.update)
-        return manager.make_plan(session, refresh_live=refresh_live, progress=progress.update)
+        return manager.make_plan(session, refresh_live=refresh_live, progress=progress.update, shallow=shallow)
     finally:
         progress.close()
 

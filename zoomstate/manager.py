@@ -180,20 +180,21 @@ class Manager:
 
     def make_plan(self, session: Session, *, refresh_live: bool = True,
                   progress: Callable[[int, int], None] | None = None, targets: list[str] | None = None,
-                  delete_duplicates: bool | None = None) -> Plan:
-        """Refresh and plan. ``targets`` (default: the options' --target keys) limits both; ``delete_duplicates``
-        (default: the option) plans the duplicates as deletes."""
+                  delete_duplicates: bool | None = None, shallow: bool = False) -> Plan:
+        """Refresh (``shallow``: from each host's meeting list only) and plan. ``targets`` (default: the options'
+        --target keys) limits both; ``delete_duplicates`` (default: the option) plans the duplicates as deletes."""
         targets = list(self.options.targets if targets is None else targets)
         if delete_duplicates is None:
             delete_duplicates = self.options.delete_duplicates
         warnings: list[str] = []
         if refresh_live and session.client is not None:
-            from zoomstate.refresh import refresh, verify_hosts
+            from zoomstate.refresh import refresh, refresh_shallow, verify_hosts
 
             if self.options.verbose:
                 warnings = verify_hosts(session.client, session.desired)
-            live = refresh(session.client, session.desired, session.state,
-                           parallelism=self.options.parallelism, targets=targets, progress=progress)
+            read = refresh_shallow if shallow else refresh  # shallow: each host's list, no GET per meeting
+            live = read(session.client, session.desired, session.state,
+                        parallelism=self.options.parallelism, targets=targets, progress=progress)
         else:
             live = LiveSnapshot(refreshed=False)
         live.warnings.extend(warnings)

@@ -164,6 +164,8 @@ class LiveSnapshot:
     """What Zoom holds now, as far as the plan needs it (read by refresh, never written by the planner).
 
     ``refreshed`` is False for ``plan --refresh=false``: the planner then trusts the state file alone.
+    ``shallow`` (``plan --refresh=shallow``): the managed meetings' views are Zoom's list items, which carry
+    no settings, recurrence, occurrences or passcode.
     """
 
     refreshed: bool
@@ -173,3 +175,5 @@ class LiveSnapshot:
     # key: its possible duplicates)
     candidates: dict[str, list[LiveMeeting]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    shallow: bool = False
+    listed_without_agenda: set[int] = field(default_factory=set)  # shallow: list items that carried no agenda

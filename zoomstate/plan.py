@@ -20,6 +20,7 @@ from zoomstate import calendar
 from zoomstate.model import DesiredConfig, LiveSnapshot, MeetingSpec
 from zoomstate.state import PASSCODE_DIGEST_FIELD, State, seal_view_passcode
 from zoomstate.zoombody import (
+    MEETING_TYPE_RECURRING_FIXED,
     DesiredMeeting,
     LiveMeeting,
     OccurrenceChange,
@@ -37,6 +38,8 @@ ACTIONS: tuple[Action, ...] = ("create", "adopt", "update", "replace", "delete",
 DESTRUCTIVE: frozenset[str] = frozenset({"delete", "replace"})
 PLAN_FORMAT = "zoomstate-plan"
 PLAN_VERSION = 1
+# How much of the agenda Zoom's meeting list carries.
+LIST_AGENDA_CHARS = 250
 # Creates + updates Zoom allows per host per UTC day.
 HOST_DAILY_WRITES = 100
 # Safety threshold (octoDNS style): refuse when destructive changes exceed this share of managed meetings.
@@ -265,6 +268,7 @@ class Plan:
     account_id: str | None
     created_at: str
     refreshed: bool = True
+    shallow: bool = False  # refreshed from Zoom's meeting lists only (plan --refresh=shallow); never saved
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # information only (e.g. DST changes)
     errors: list[str] = field(default_factory=list)
@@ -407,7 +411,7 @@ class Plan:
             "changes": [c.to_json(self.passcode_key) for c in self.changes],
             "duplicates": [d.to_json() for d in self.duplicates],
             "delete_duplicates": self.delete_duplicates,
-        }
+        } | ({"refresh": "shallow"} if self.shallow else {})
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
@@ -669,6 +673,56 @@ def live_diffs(want: DesiredMeeting, live: LiveMeeting) -> tuple[list[FieldDiff]
     return sorted((d for d in diffs if not _ignored(d.path, ignored)), key=lambda d: d.path), detail
 
 
+def shallow_diffs(want: DesiredMeeting, item: LiveMeeting, *, agenda_listed: bool = True) -> list[FieldDiff]:
+    """Differences a list item can show (``plan --refresh=shallow``): topic, duration, timezone (by the zone
+    it names), type, the agenda's first 250 characters, and the next occurrence's start. Settings, the rule
+    and its end, the passcode and single occurrences are not in the item (the plan says so)."""
+    view = want.view
+    diffs: list[FieldDiff] = []
+    for name in ("topic", "duration"):
+        if getattr(item, name) != view.get(name):
+            diffs.append(FieldDiff(name, getattr(item, name), view.get(name)))
+    if not same_zone(item.timezone, want.spec.timezone):
+        diffs.append(FieldDiff("timezone", item.timezone, want.spec.timezone))
+    if agenda_listed and item.agenda != want.spec.agenda[:LIST_AGENDA_CHARS]:
+        diffs.append(FieldDiff("agenda", item.agenda, want.spec.agenda))
+    if item.type != MEETING_TYPE_RECURRING_FIXED:
+        diffs.append(FieldDiff("type", item.type, MEETING_TYPE_RECURRING_FIXED))
+    wanted = _next_start(want)
+    if wanted is not None and item.start is not None and item.start != wanted and not (
+            item.start in want.upcoming or item.start in want.upcoming_as_zoom_anchors):
+        # A start that is one of the series' own is the next one cancelled in Zoom: a single occurrence,
+        # which the list does not show.
+        tz = zone(want.spec.timezone)
+        diffs.append(FieldDiff("schedule", "next " + item.start.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                               "next " + wanted.astimezone(tz).strftime("%Y-%m-%d %H:%M")))
+    return sorted((d for d in diffs if not _ignored(d.path, want.ignored)), key=lambda d: d.path)
+
+
+def _with_unseen_file_changes(diffs: list[FieldDiff], in_file: list[FieldDiff], want: DesiredMeeting,
+                              agenda_unlisted: bool) -> list[FieldDiff]:
+    """A shallow plan's diffs plus the file's own changes to what a list item does not show in full (settings,
+    rule, end, passcode...): those are still sent, since the list cannot say Zoom already has them."""
+    shown = {"topic", "duration", "timezone"}
+    if not agenda_unlisted and len(want.spec.agenda) <= LIST_AGENDA_CHARS:
+        shown.add("agenda")
+    have = {d.path for d in diffs}
+    return sorted(diffs + [d for d in in_file if d.path not in shown and d.path not in have], key=lambda d: d.path)
+
+
+def _next_start(want: DesiredMeeting) -> datetime | None:
+    """The desired series' next held occurrence (skips left out, an override's start applied)."""
+    spec = want.spec
+    starts = sorted(want.unskipped(want.upcoming))
+    if not starts:
+        return None
+    first = starts[0]
+    override = next((o for o in spec.overrides if o.date == first.date() and o.start_time is not None), None)
+    if override is not None and override.start_time is not None:
+        first = first.replace(hour=override.start_time.hour, minute=override.start_time.minute, second=0)
+    return first
+
+
 def live_value(live: LiveMeeting, path: str) -> Any:
     """A managed field's value in a live view, by diff path."""
     if path.startswith("settings."):
@@ -858,6 +912,7 @@ def build_plan(
         account_id=state.account_id,
         created_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         refreshed=live.refreshed,
+        shallow=live.shallow,
         warnings=[d.format(severity=False) for d in desired.warnings if d.severity == "warning"]
         + list(live.warnings) + occurrence_warnings,
         notes=[d.format(severity=False) for d in desired.warnings if d.severity == "note"],
@@ -892,10 +947,10 @@ def _plan_occurrences(change: Change, want: DesiredMeeting, state: State, live: 
     found: LiveMeeting | None = None
     applied: dict[str, Any] = {}
     if change.action in ("update", "unchanged") and managed is not None:
-        if live.refreshed:
+        if live.refreshed and not live.shallow:  # a list item holds no occurrences: the state's record is used
             found = live.meetings.get(managed.meeting_id)
         applied = managed.managed.get("occurrences") or {}
-        if found is None and live.refreshed:
+        if found is None and live.refreshed and not live.shallow:
             applied = {}
     elif change.action == "adopt":
         found = next((m for m in live.candidates.get(change.key, []) if m.meeting_id == change.meeting_id), None)
@@ -994,8 +1049,8 @@ def _plan_managed_or_new(key: str, want: DesiredMeeting, state: State, live: Liv
             return change("replace", "host_changed", f"host changed from {managed.host_email} to "
                           f"{spec.host_email} (Zoom cannot move a meeting to another host)", managed.meeting_id)
         if live.refreshed and managed.meeting_id in live.missing:
-            return change("create", "deleted_in_zoom",
-                          f"deleted in Zoom (meeting {managed.meeting_id} no longer exists)")
+            gone = ("is not in its host's list: deleted or expired" if live.shallow else "no longer exists")
+            return change("create", "deleted_in_zoom", f"deleted in Zoom (meeting {managed.meeting_id} {gone})")
         last_known = comparable(managed.managed, want.ignored)
         compare_want = comparable(want.view, want.ignored)
         if "password" in compare_want:  # the state knows the passcode only by its digest
@@ -1004,12 +1059,19 @@ def _plan_managed_or_new(key: str, want: DesiredMeeting, state: State, live: Liv
         kept: list[FieldDiff] = []
         detail = ""
         if live.refreshed and managed.meeting_id in live.meetings:
-            diffs, detail = live_diffs(want, live.meetings[managed.meeting_id])
+            if live.shallow:  # a list item: only what it carries is compared
+                diffs = shallow_diffs(want, live.meetings[managed.meeting_id],
+                                      agenda_listed=managed.meeting_id not in live.listed_without_agenda)
+            else:
+                diffs, detail = live_diffs(want, live.meetings[managed.meeting_id])
             diffs, kept = kept_by_zoom(diffs, managed.managed.get("kept") or {})
             spelled = [d for d in in_file if _group(d.path) == "schedule"]
             if spelled and any(d.path == "schedule" for d in diffs):
                 # The file changed the schedule: its own fields say how better than a span of dates.
                 diffs = sorted([d for d in diffs if d.path != "schedule"] + spelled, key=lambda d: d.path)
+            if live.shallow:
+                unlisted = managed.meeting_id in live.listed_without_agenda
+                diffs = _with_unseen_file_changes(diffs, in_file, want, unlisted)
             from_zoom = True
         else:
             diffs, from_zoom = in_file, False
