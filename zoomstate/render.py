@@ -115,7 +115,8 @@ def duplicates_title(plan: Plan) -> str:
 
 
 def plan_text(plan: Plan, console: Console, *, show_unchanged: bool = False) -> None:
-    source = "refreshed from Zoom" if plan.refreshed else "from the state file only (--refresh=false)"
+    source = ("from Zoom's meeting lists only (--refresh=shallow)" if plan.shallow else "refreshed from Zoom"
+              if plan.refreshed else "from the state file only (--refresh=false)")
     console.print(Text(f"zoomstate plan for {plan.desired_path} ({source})", style="bold"))
     for warning in plan.warnings:
         console.print(Text("warning: ", style="yellow bold") + Text(warning))
@@ -257,7 +258,8 @@ def _grouped_text(plan: Plan, console: Console, *, show_unchanged: bool) -> None
 
 def plan_overview(plan: Plan, console: Console) -> None:
     """A long plan in a few lines: header, warnings and errors, destructive changes, per-host counts."""
-    source = "refreshed from Zoom" if plan.refreshed else "from the state file only"
+    source = ("from Zoom's meeting lists only" if plan.shallow else "refreshed from Zoom" if plan.refreshed
+              else "from the state file only")
     console.print(Text(f"zoomstate plan for {plan.desired_path} ({source})", style="bold"))
     for warning in plan.warnings:
         console.print(Text("warning: ", style="yellow bold") + Text(warning))
@@ -493,7 +495,8 @@ def plan_markdown_parts(plan: Plan, *, budget: int = MARKDOWN_PART_BUDGET,
 
 def _markdown_head(plan: Plan) -> str:
     counts = plan.summary
-    source = "refreshed from Zoom" if plan.refreshed else "from the state file only, not checked with Zoom"
+    source = ("from Zoom's meeting lists only (shallow)" if plan.shallow else "refreshed from Zoom"
+              if plan.refreshed else "from the state file only, not checked with Zoom")
     lines = [f"For `{_code(plan.desired_path)}`, {source}.", ""]
     found = refusals(plan)
     errors = [r for r in found if r.kind == "plan_error"]
