@@ -507,12 +507,18 @@ def _strings(data: dict[str, Any], name: str, where: str) -> list[str]:
     return list(values)
 
 
+def _key_field(data: dict[str, Any], name: str, where: str, default: Any = _MISSING) -> str:
+    """A field that holds a meeting key (or, when absent and allowed, ``default``)."""
+    key = _field(data, name, str, where, default)
+    if key != default and not _KEY.fullmatch(key):
+        raise _damaged(f"{where}.{name}", f"is not a meeting key: {_shown(key)}")
+    return key
+
+
 def _change_from_json(data: Any, where: str) -> Change:
     if not isinstance(data, dict):
         raise _damaged(where, f"must be an object, not {_shown(data)}")
-    key = _field(data, "key", str, where)
-    if not _KEY.fullmatch(key):
-        raise _damaged(f"{where}.key", f"is not a meeting key: {_shown(key)}")
+    key = _key_field(data, "key", where)
     action = _field(data, "action", str, where)
     if action not in ACTIONS:
         raise _damaged(f"{where}.action", f"is not one of {', '.join(ACTIONS)}: {_shown(action)}")
@@ -534,16 +540,14 @@ def _change_from_json(data: Any, where: str) -> Change:
         reason_code=_field(data, "reason_code", str, where, default=""),
         kept=_diffs(data, "kept", where),
         occurrences=_occurrences(data, where),
-        moved_from=_moved_from(data, where),
+        moved_from=_key_field(data, "moved_from", where, default=""),
     )
 
 
 def _duplicate_from_json(data: Any, where: str) -> Duplicate:
     if not isinstance(data, dict):
         raise _damaged(where, f"must be an object, not {_shown(data)}")
-    key = _field(data, "key", str, where)
-    if not _KEY.fullmatch(key):
-        raise _damaged(f"{where}.key", f"is not a meeting key: {_shown(key)}")
+    key = _key_field(data, "key", where)
     of = _count(data, "of_meeting_id", where, minimum=1) if data.get("of_meeting_id") is not None else None
     return Duplicate(key, _count(data, "meeting_id", where, minimum=1), _field(data, "host_email", str, where),
                      _field(data, "topic", str, where, default=""), of,
@@ -570,13 +574,6 @@ def _occurrences(data: dict[str, Any], where: str) -> list[OccurrenceChange]:
             raise _damaged(here, f"is not an occurrence call: {_shown(item)}")
         found.append(OccurrenceChange(**values))
     return found
-
-
-def _moved_from(data: dict[str, Any], where: str) -> str:
-    value = _field(data, "moved_from", str, where, default="")
-    if value and not _KEY.fullmatch(value):
-        raise _damaged(f"{where}.moved_from", f"is not a meeting key: {_shown(value)}")
-    return value
 
 
 def _diffs(data: dict[str, Any], name: str, where: str) -> list[FieldDiff]:

@@ -114,15 +114,20 @@ def duplicates_title(plan: Plan) -> str:
             "schedule (left alone; `zoomstate apply --delete-duplicates` deletes exactly these):")
 
 
-def plan_text(plan: Plan, console: Console, *, show_unchanged: bool = False) -> None:
+def _plan_head(plan: Plan, console: Console, *, every_note: bool) -> None:
+    """The plan's first lines, in its long and short forms alike: where it comes from, warnings, notes, errors."""
     source = ("from Zoom's meeting lists only (--refresh=shallow)" if plan.shallow else "refreshed from Zoom"
               if plan.refreshed else "from the state file only (--refresh=false)")
     console.print(Text(f"zoomstate plan for {plan.desired_path} ({source})", style="bold"))
     for warning in plan.warnings:
         console.print(Text("warning: ", style="yellow bold") + Text(warning))
-    _notes_text(plan.notes, console, every=show_unchanged)
+    _notes_text(plan.notes, console, every=every_note)
     for error in plan.errors:
         console.print(Text("error: ", style="red bold") + Text(error))
+
+
+def plan_text(plan: Plan, console: Console, *, show_unchanged: bool = False) -> None:
+    _plan_head(plan, console, every_note=show_unchanged)
     refusals_text(plan, console)
     destructive = plan.destructive_changes
     if destructive:
@@ -258,14 +263,7 @@ def _grouped_text(plan: Plan, console: Console, *, show_unchanged: bool) -> None
 
 def plan_overview(plan: Plan, console: Console) -> None:
     """A long plan in a few lines: header, warnings and errors, destructive changes, per-host counts."""
-    source = ("from Zoom's meeting lists only" if plan.shallow else "refreshed from Zoom" if plan.refreshed
-              else "from the state file only")
-    console.print(Text(f"zoomstate plan for {plan.desired_path} ({source})", style="bold"))
-    for warning in plan.warnings:
-        console.print(Text("warning: ", style="yellow bold") + Text(warning))
-    _notes_text(plan.notes, console, every=False)
-    for error in plan.errors:
-        console.print(Text("error: ", style="red bold") + Text(error))
+    _plan_head(plan, console, every_note=False)
     destructive = plan.destructive_changes
     if destructive:
         console.print(Text(f"! {len(destructive)} destructive change(s):", style="red bold"))
