@@ -629,8 +629,21 @@ def _write_plan(path: Path, plan: Plan) -> None:
         raise SetupError(f"--out {path}: cannot write the plan ({exc.strerror or exc}): choose another path") from None
 
 
-def cmd_plan(args, out, err) -> int:
+def _print_plan(plan, args: argparse.Namespace, out) -> None:
+    """A plan on stdout in the --format asked for (plan and show alike)."""
     from zoomstate import render
+
+    if args.format == "json":
+        print(render.plan_json(plan), end="")
+    elif args.format == "markdown":
+        print(render.plan_markdown(plan), end="")
+    elif args.quiet:
+        out.print(render.summary_line(plan))
+    else:
+        render.plan_text(plan, out, show_unchanged=args.verbose)
+
+
+def cmd_plan(args, out, err) -> int:
     from zoomstate.manager import SetupError
 
     shallow = args.refresh == "shallow"
@@ -645,14 +658,7 @@ def cmd_plan(args, out, err) -> int:
         plan = _plan_with_progress(manager, session, err, refresh_live=online, shallow=shallow)
     if args.out:
         _write_plan(args.out, plan)
-    if args.format == "json":
-        print(render.plan_json(plan), end="")
-    elif args.format == "markdown":
-        print(render.plan_markdown(plan), end="")
-    elif args.quiet:
-        out.print(render.summary_line(plan))
-    else:
-        render.plan_text(plan, out, show_unchanged=args.verbose)
+    _print_plan(plan, args, out)
     if args.out and args.format == "text":
         out.print(f"Saved the plan to {args.out}: apply it with `zoomstate apply {args.out}`.", markup=False)
     if plan.errors:
@@ -786,18 +792,12 @@ def cmd_show(args, out) -> int:
 
 def _show_plan(args, out) -> int:
     """A saved plan as text or JSON: reads only the plan file (no meetings file, state or Zoom)."""
-    from zoomstate import render
     from zoomstate.manager import load_plan_file
     from zoomstate.plan import PlanError
 
     plan = load_plan_file(args.planfile)
     try:
-        if args.format == "json":
-            print(render.plan_json(plan), end="")
-        elif args.quiet:
-            out.print(render.summary_line(plan))
-        else:
-            render.plan_text(plan, out, show_unchanged=args.verbose)
+        _print_plan(plan, args, out)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # a hand-edited file of the right shape
         raise PlanError(f"{args.planfile}: the plan file is damaged ({exc}): plan again") from None
     return EXIT_OK
