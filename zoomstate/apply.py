@@ -24,6 +24,7 @@ from zoomstate.zoombody import (
     LiveMeeting,
     OccurrenceChange,
     candidate_ids,
+    create_answer_complete,
     live_meeting,
     occurrence_changes,
     outputs_of,
@@ -115,15 +116,16 @@ class Applier:
 
     def _execute(self, change: Change) -> Outcome:
         action = change.action
+        want = self._desired(change)  # once per change: every step below works from the same body and view
         if action == "create":
-            meeting, sent = self._create(change)
-            return self._done(change, self._occurrences(change, meeting, series_written=True), sent=sent)
+            meeting, sent = self._create(change, want)
+            return self._done(change, want, self._occurrences(change, want, meeting, series_written=True), sent=sent)
         if action == "adopt":
-            return self._adopt(change)
+            return self._adopt(change, want)
         if action == "update":
-            return self._update(change)
+            return self._update(change, want)
         if action == "replace":
-            return self._replace(change)
+            return self._replace(change, want)
         if action == "delete":
             return self._delete(change)
         raise ValueError(f"unknown action {action}")
@@ -136,24 +138,25 @@ class Applier:
             return DesiredMeeting(self.desired.meetings[change.key], self.clock.now())
         return None
 
-    def _payload(self, change: Change) -> dict[str, Any] | None:
-        """The body to send now: recomputed from the meetings file so the start is still in the future."""
-        want = self._desired(change)
+    @staticmethod
+    def _payload(change: Change, want: DesiredMeeting | None) -> dict[str, Any] | None:
+        """The body to send now: from the meetings file as of now, so the start is still in the future."""
         return want.body if want is not None else change.payload
 
-    def _view(self, change: Change) -> dict[str, Any]:
-        want = self._desired(change)
+    @staticmethod
+    def _view(want: DesiredMeeting | None) -> dict[str, Any]:
         if want is None:
             return {}
         return {**want.view, "prevent_delete": want.spec.prevent_delete}
 
-    def _create(self, change: Change) -> tuple[LiveMeeting, dict[str, Any] | None]:
-        """Create (or find the meeting an interrupted create made); returns it as Zoom now holds it (a GET:
-        the create answer may lack start_time and duration) and the body sent (None when found)."""
-        body = self._payload(change)
+    def _create(self, change: Change, want: DesiredMeeting | None) -> tuple[LiveMeeting, dict[str, Any] | None]:
+        """Create (or find the meeting an interrupted create made); returns it as Zoom now holds it and the
+        body sent (None when found). The create answer is the meeting as Zoom stored it; it is read back with
+        a GET only when the answer lacks a field that was sent (see create_answer_complete)."""
+        body = self._payload(change, want)
         assert body is not None
-        view = self._view(change)
-        earlier = self._interrupted_create(change, view)
+        view = self._view(want)
+        earlier = self._interrupted_create(change, view, want)
         if earlier is not None:
             return earlier, None
         pending = PendingCreate(change.key, change.host_email, change.topic,
@@ -169,9 +172,11 @@ class Applier:
             try:
                 created = self.client.create_meeting(change.host_email, body)
                 self.crash.reach("after-create")
-                return live_meeting(self.client.get_meeting(int(created["id"]))), body
+                if not create_answer_complete(created, body):
+                    created = self.client.get_meeting(int(created["id"]))
+                return live_meeting(created), body
             except AmbiguousCreateError:
-                found = self._recover(change, pending, view)
+                found = self._recover(change, pending, view, want)
                 if found is not None:
                     return found, None
                 if attempt == CREATE_ATTEMPTS:
@@ -185,7 +190,8 @@ class Applier:
         """The latest moment a create call starting now can reach Zoom (UTC, ...Z)."""
         return (self.clock.now() + self.client.longest_call).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def _interrupted_create(self, change: Change, view: dict[str, Any]) -> LiveMeeting | None:
+    def _interrupted_create(self, change: Change, view: dict[str, Any],
+                            want: DesiredMeeting | None) -> LiveMeeting | None:
         """The meeting an earlier run's create may have made, when its pending record is still here.
 
         The planner looks for these only for keys it does not manage yet; a replace, or a create again after a
@@ -194,49 +200,49 @@ class Applier:
         earlier = self.writer.read(lambda state: state.pending.get(change.key))
         if earlier is None or earlier.host_email.lower() != change.host_email.lower():
             return None
-        return self._recover(change, earlier, view)
+        return self._recover(change, earlier, view, want)
 
-    def _recover(self, change: Change, pending: PendingCreate, view: dict[str, Any]) -> LiveMeeting | None:
+    def _recover(self, change: Change, pending: PendingCreate, view: dict[str, Any],
+                 want: DesiredMeeting | None) -> LiveMeeting | None:
         """After an ambiguous create: find the meeting Zoom may have made, so we never make a second one."""
         claimed = self.writer.read(lambda state: set(state.by_meeting_id()))
         ids = candidate_ids(self.client.list_meetings(change.host_email), (change.topic,), claimed)
         candidates = [live_meeting(self.client.get_meeting(i)) for i in ids]
-        want: DesiredMeeting | dict[str, Any] = self._desired(change) or pending.fingerprint
-        return find_match(want, candidates, claimed, created_after=pending.started_at,
+        return find_match(want or pending.fingerprint, candidates, claimed, created_after=pending.started_at,
                           created_before=pending.latest_create)
 
-    def _adopt(self, change: Change) -> Outcome:
+    def _adopt(self, change: Change, want: DesiredMeeting | None) -> Outcome:
         assert change.meeting_id is not None
-        body = self._payload(change) if change.diffs else None
+        body = self._payload(change, want) if change.diffs else None
         if body is not None:
             self.client.update_meeting(change.meeting_id, body)
         meeting = live_meeting(self.client.get_meeting(change.meeting_id))
-        meeting = self._occurrences(change, meeting, series_written=body is not None)
-        return self._done(change, meeting, adopted=True, sent=body)
+        meeting = self._occurrences(change, want, meeting, series_written=body is not None)
+        return self._done(change, want, meeting, adopted=True, sent=body)
 
-    def _update(self, change: Change) -> Outcome:
+    def _update(self, change: Change, want: DesiredMeeting | None) -> Outcome:
         assert change.meeting_id is not None
-        body = self._payload(change) if change.payload is not None else None
+        body = self._payload(change, want) if change.payload is not None else None
         if body is None and change.moved_from:
-            return self._move(change)
+            return self._move(change, want)
         if body is None and change.occurrences:  # only single occurrences to cancel or move
             self._occurrence_calls(change.meeting_id, change.occurrences)
-            outcome = self._done(change, live_meeting(self.client.get_meeting(change.meeting_id)))
+            outcome = self._done(change, want, live_meeting(self.client.get_meeting(change.meeting_id)))
             outcome.detail = "; ".join(o.text() for o in change.occurrences)
             return outcome
         if body is None:  # Zoom already matches (or only prevent_delete changed): record what Zoom holds
-            outcome = self._done(change, live_meeting(self.client.get_meeting(change.meeting_id)))
+            outcome = self._done(change, want, live_meeting(self.client.get_meeting(change.meeting_id)))
             outcome.detail = "state updated"
             return outcome
         self.crash.reach("before-update")
         self.client.update_meeting(change.meeting_id, body)
         self.crash.reach("after-update")
         meeting = live_meeting(self.client.get_meeting(change.meeting_id))
-        return self._done(change, self._occurrences(change, meeting, series_written=True), sent=body)
+        return self._done(change, want, self._occurrences(change, want, meeting, series_written=True), sent=body)
 
-    def _move(self, change: Change) -> Outcome:
+    def _move(self, change: Change, want: DesiredMeeting | None) -> Outcome:
         """A rename that Zoom already matches: the state record moves to the new key, no Zoom call."""
-        view = self._view(change)
+        view = self._view(want)
         now = self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
         def rename(state: State) -> None:
@@ -250,16 +256,16 @@ class Applier:
         self.crash.reach("after-save")
         return Outcome(change, "done", f"moved from {change.moved_from}", change.meeting_id)
 
-    def _replace(self, change: Change) -> Outcome:
+    def _replace(self, change: Change, want: DesiredMeeting | None) -> Outcome:
         old_id = change.meeting_id
-        meeting, sent = self._create(change)  # create first: people keep a meeting if the create fails
+        meeting, sent = self._create(change, want)  # create first: people keep a meeting if the create fails
         if old_id is not None:
             # The state keeps the old meeting (and the pending create) until it is deleted: recording the new
             # one first would forget the old one if we stopped here, leaving it in Zoom for good.
             self.crash.reach("before-delete")
             self.client.delete_meeting(old_id)
             self.crash.reach("after-delete")
-        outcome = self._done(change, self._occurrences(change, meeting, series_written=True), sent=sent)
+        outcome = self._done(change, want, self._occurrences(change, want, meeting, series_written=True), sent=sent)
         outcome.detail = f"replaced meeting {old_id}"
         return outcome
 
@@ -277,13 +283,13 @@ class Applier:
         detail = "deleted" if existed else "already gone in Zoom" if change.meeting_id else "pending create forgotten"
         return Outcome(change, "done", detail, change.meeting_id)
 
-    def _occurrences(self, change: Change, meeting: LiveMeeting, *, series_written: bool) -> LiveMeeting:
+    def _occurrences(self, change: Change, want: DesiredMeeting | None, meeting: LiveMeeting, *,
+                     series_written: bool) -> LiveMeeting:
         """Cancel and move single occurrences, after the series call; returns the meeting as Zoom then holds it.
 
         After a series call the calls are worked out again from what Zoom now holds (a create has just made
         the occurrence ids; a PATCH may have reset them); otherwise the plan's calls are made as planned.
         """
-        want = self._desired(change)
         ops = change.occurrences
         if series_written:
             if want is None or (not want.spec.skip_dates and not want.spec.overrides):
@@ -303,12 +309,12 @@ class Applier:
 
     # ------------------------------------------------------------------------------------------ state
 
-    def _done(self, change: Change, meeting: LiveMeeting, *, adopted: bool = False,
+    def _done(self, change: Change, want: DesiredMeeting | None, meeting: LiveMeeting, *, adopted: bool = False,
               sent: dict[str, Any] | None = None) -> Outcome:
         outputs = outputs_of(meeting)
         meeting_id = meeting.meeting_id
         now = self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        view = self._view(change)
+        view = self._view(want)
         kept = not_kept(sent, meeting) if sent is not None else []
 
         def record(state: State) -> None:

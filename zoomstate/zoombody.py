@@ -265,9 +265,7 @@ def live_meeting(body: Mapping[str, Any]) -> LiveMeeting:
             listed.append(LiveOccurrence(str(item.get("occurrence_id") or ""), moment, _int(item.get("duration")),
                                          str(item.get("status") or "available")))
     if isinstance(items, list) and items:
-        parsed = [parse_time(o.get("start_time")) for o in items
-                  if isinstance(o, dict) and o.get("status") != "deleted"]
-        occurrences = tuple(sorted(p for p in parsed if p is not None))
+        occurrences = tuple(sorted(o.start for o in listed if o.status != "deleted"))
     start = occurrences[0] if occurrences else parse_time(body.get("start_time"))
     recurrence = body.get("recurrence") if isinstance(body.get("recurrence"), dict) else {}
     rule = None
@@ -302,6 +300,30 @@ def live_meeting(body: Mapping[str, Any]) -> LiveMeeting:
         recurrence=dict(recurrence),
         occurrence_items=tuple(listed),
     )
+
+
+def create_answer_complete(answer: Mapping[str, Any], sent: Mapping[str, Any]) -> bool:
+    """True when a create answer carries every field that was sent and every field zoomstate records, so
+    it stands for the meeting without a GET.
+
+    The answer is the meeting as Zoom stored it, not an echo of the request (a recorded create sent
+    auto_recording "cloud" and was answered "none"), so what Zoom kept shows in it. Some accounts answer
+    without start_time or duration (or a series without its occurrences): that meeting is read back.
+    """
+    if not isinstance(answer.get("join_url"), str) or answer.get("duration") is None or not answer.get("timezone"):
+        return False
+    settings = answer.get("settings")
+    if not isinstance(settings, dict) or any(name not in settings for name in sent.get("settings") or {}):
+        return False
+    if any(name not in answer for name in ("topic", "agenda", "password", "recurrence") if name in sent):
+        return False
+    occurrences = answer.get("occurrences")
+    if "recurrence" in sent and not (isinstance(occurrences, list) and occurrences):
+        return False
+    if not (answer.get("start_time") or occurrences):
+        return False
+    # Registration on (approval_type 0 or 1): its link is one of the outputs.
+    return settings.get("approval_type") not in (0, 1) or bool(answer.get("registration_url"))
 
 
 def live_identity(live: LiveMeeting) -> dict[str, Any]:

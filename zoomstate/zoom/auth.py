@@ -9,15 +9,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import requests
-
 from zoomstate.clock import Clock
 from zoomstate.zoom.errors import AuthError, TransportError, ZoomError, scrub
 from zoomstate.zoom.http import (
     DEFAULT_API_URL,
     Answer,
     Backoff,
+    NetworkError,
     Transport,
+    basic_authorization,
     is_loopback,
     log,
     redirect_error,
@@ -183,8 +183,8 @@ class TokenProvider:
             left = TOKEN_BUDGET - (self._transport.monotonic() - started)
             try:
                 answer = self._send(attempt, left)
-            except requests.RequestException as exc:
-                detail = scrub(f"{type(exc).__name__}: {exc}", self.secrets())
+            except NetworkError as exc:
+                detail = scrub(f"{exc.name}: {exc}", self.secrets())
                 error = TransportError(f"token endpoint unreachable ({detail})", operation=self.operation)
                 self._wait_or_raise(attempt, error, started)
                 continue
@@ -207,7 +207,7 @@ class TokenProvider:
             attempt=attempt,
             deadline=deadline,
             params={"grant_type": "account_credentials", "account_id": self._creds.account_id},
-            auth=requests.auth.HTTPBasicAuth(self._creds.client_id, self._creds.client_secret),
+            authorization=basic_authorization(self._creds.client_id, self._creds.client_secret),
         )
 
     def _wait_or_raise(self, attempt: int, error: ZoomError, started: float) -> None:
