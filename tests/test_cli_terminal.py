@@ -18,6 +18,7 @@ import yaml
 from tests.conftest import meeting, sandbox_env, write_meetings
 from zoomstate import cli, render
 from zoomstate.apply import Outcome
+from zoomstate.diagnostics import github_annotations
 from zoomstate.model import Diagnostic
 from zoomstate.plan import Change, FieldDiff, Plan
 from zoomstate.sandbox import Sandbox
@@ -187,7 +188,7 @@ def test_validate_summarises_dst_notes_and_github_never_gets_notices(tmp_path, r
 
 
 def test_github_annotations_leave_out_notes():
-    text = render.github_annotations([
+    text = github_annotations([
         Diagnostic("note", "m.yaml", 3, 5, "a.timezone", "local time kept"),
         Diagnostic("warning", "m.yaml", 4, 5, "a.start_date", "in the past"),
     ])

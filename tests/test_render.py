@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import meeting, write_meetings
 from zoomstate import render
 from zoomstate.cli import EXAMPLES, build_parser
+from zoomstate.diagnostics import github_annotations
 from zoomstate.model import Diagnostic
 from zoomstate.plan import Change, FieldDiff, Plan
 
@@ -131,7 +132,7 @@ def test_plan_json_and_text_say_what_apply_will_refuse():
 
 
 def test_github_annotations_point_at_the_line():
-    text = render.github_annotations([
+    text = github_annotations([
         Diagnostic("error", "meetings.yaml", 12, 5, "meetings[0].weekly_day", "unknown field",
                    "did you mean weekly_days?"),
         Diagnostic("warning", "meetings.yaml", 3, None, "team.start_date", "100% past\nsecond line"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,9 +124,12 @@ def duration(text: str) -> float:
     return seconds
 
 
-def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
-    """The whole command line. ``serve_arguments=False`` leaves out `sandbox serve`'s options, which live with
-    the sandbox server and would import it: main() asks for them only when the command line names the sandbox."""
+def build_parser(commands: Container[str] | None = None) -> argparse.ArgumentParser:
+    """The command line; ``commands``: only these commands get their arguments (default: every one).
+
+    main() passes the words of its command line: --help still lists every command, but argparse takes half the
+    time when only the one named gets its arguments; and `sandbox serve`'s options live with the sandbox
+    server, which is imported only when they are wanted."""
     parser = ArgumentParser(
         prog="zoomstate",
         description="Keep recurring Zoom meetings in meetings.yaml and make Zoom match it.",
@@ -136,149 +139,151 @@ def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zoomstate {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def command(name: str, help_text: str, *, online: bool = False) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, *, online: bool = False) -> argparse.ArgumentParser | None:
+        """The command's parser, to add its arguments to; None when they are not wanted."""
         epilog = EXAMPLES.get(name)
         if online:
             epilog = (epilog + "\n\n" if epilog else "") + "environment:\n" + ONLINE_ENVIRONMENT
-        return sub.add_parser(name, help=help_text, description=help_text, epilog=epilog,
+        made = sub.add_parser(name, help=help_text, description=help_text, epilog=epilog,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        return made if commands is None or name in commands else None
 
-    p = command("validate", "check meetings.yaml offline: schema and calendar rules, no credentials needed")
-    _file_args(p, state=False)
-    _output_args(p, verbose="list every note (each meeting that crosses a DST change)")
-    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+    if p := command("validate", "check meetings.yaml offline: schema and calendar rules, no credentials needed"):
+        _file_args(p, state=False)
+        _output_args(p, verbose="list every note (each meeting that crosses a DST change)")
+        p.add_argument("--format", choices=("text", "json", "github"), default="text")
 
-    p = command("plan", "show what apply would change (the dry run)", online=True)
-    _file_args(p)
-    _output_args(p, verbose="list unchanged meetings and every note, and verify hosts with Zoom", quiet=True)
-    _online_args(p, refresh=True)
-    p.add_argument("--out", type=Path, metavar="FILE", help="save the plan to this file, for `zoomstate apply FILE`"
-                   ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
-    p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
-                   help="text (default); json: the plan, or {\"errors\": [...]} on error; markdown: a PR comment")
-    p.add_argument("--detailed-exitcode", action="store_true",
-                   help="exit 2 when there are changes, 0 when none, 1 on error")
-    p.add_argument("--refresh", choices=("true", "false", "shallow"), default="true",
-                   help="read live meetings from Zoom (default true); false plans from the state file alone; "
-                   "shallow reads only each host's meeting list (topic, duration, timezone, next start, agenda "
-                   "head): a cheap check that cannot see settings, recurrence, passcode or single occurrences")
-    _duplicates_arg(p, "plan the listed duplicates as deletes")
+    if p := command("plan", "show what apply would change (the dry run)", online=True):
+        _file_args(p)
+        _output_args(p, verbose="list unchanged meetings and every note, and verify hosts with Zoom", quiet=True)
+        _online_args(p, refresh=True)
+        p.add_argument("--out", type=Path, metavar="FILE", help="save the plan to this file, for `zoomstate apply FILE`"
+                       ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
+        p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                       help="text (default); json: the plan, or {\"errors\": [...]} on error; markdown: a PR comment")
+        p.add_argument("--detailed-exitcode", action="store_true",
+                       help="exit 2 when there are changes, 0 when none, 1 on error")
+        p.add_argument("--refresh", choices=("true", "false", "shallow"), default="true",
+                       help="read live meetings from Zoom (default true); false plans from the state file alone; "
+                       "shallow reads only each host's meeting list (topic, duration, timezone, next start, agenda "
+                       "head): a cheap check that cannot see settings, recurrence, passcode or single occurrences")
+        _duplicates_arg(p, "plan the listed duplicates as deletes")
 
-    p = command("apply", "make Zoom match meetings.yaml, recording every meeting in the state file and the CSV",
-                online=True)
-    _file_args(p)
-    _output_args(p, verbose="list every change and each meeting's links, and verify hosts with Zoom", quiet=True)
-    _online_args(p, refresh=True)
-    _lock_args(p)
-    p.add_argument("planfile", nargs="?", type=Path, help="a plan saved with `zoomstate plan --out`"
-                   ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
-    p.add_argument("--refresh", help=argparse.SUPPRESS)  # refused with a reason: apply always refreshes in full
-    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--force", action="store_true", help="apply even past the delete/replace safety threshold")
-    _duplicates_arg(p, "also delete the duplicates the plan lists (and nothing else unmanaged)")
-    p.add_argument("--format", choices=("text", "json"), default="text",
-                   help="text (default); json: one document with every change's outcome and the totals "
-                        "(needs --auto-approve or a plan file)")
+    if p := command("apply", "make Zoom match meetings.yaml, recording every meeting in the state file and the CSV",
+                    online=True):
+        _file_args(p)
+        _output_args(p, verbose="list every change and each meeting's links, and verify hosts with Zoom", quiet=True)
+        _online_args(p, refresh=True)
+        _lock_args(p)
+        p.add_argument("planfile", nargs="?", type=Path, help="a plan saved with `zoomstate plan --out`"
+                       ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
+        p.add_argument("--refresh", help=argparse.SUPPRESS)  # refused with a reason: apply always refreshes in full
+        p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+        p.add_argument("--force", action="store_true", help="apply even past the delete/replace safety threshold")
+        _duplicates_arg(p, "also delete the duplicates the plan lists (and nothing else unmanaged)")
+        p.add_argument("--format", choices=("text", "json"), default="text",
+                       help="text (default); json: one document with every change's outcome and the totals "
+                            "(needs --auto-approve or a plan file)")
 
-    p = command("show", "list managed meetings with their links (from the state file), or render a saved plan")
-    _file_args(p)
-    _output_args(p, verbose="with a plan file: list unchanged meetings and every note", quiet=True)
-    _sandbox_arg(p, online=False)
-    p.add_argument("planfile", nargs="?", type=Path,
-                   help="a plan saved with `zoomstate plan --out`: shown without reading the state or Zoom"
-                   ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    if p := command("show", "list managed meetings with their links (from the state file), or render a saved plan"):
+        _file_args(p)
+        _output_args(p, verbose="with a plan file: list unchanged meetings and every note", quiet=True)
+        _sandbox_arg(p, online=False)
+        p.add_argument("planfile", nargs="?", type=Path,
+                       help="a plan saved with `zoomstate plan --out`: shown without reading the state or Zoom"
+                       ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
+        p.add_argument("--format", choices=("text", "json"), default="text")
 
-    p = command("import", "bring existing Zoom meetings under management (nothing is created)", online=True)
-    _file_args(p)
-    _output_args(p, verbose="say more (Zoom requests in the log)")
-    _online_args(p, refresh=False)
-    _lock_args(p)
-    p.add_argument("key", nargs="?", help="the meeting's key in the meetings file")
-    p.add_argument("meeting_id", nargs="?", type=int, help="the Zoom meeting id to manage as KEY")
-    p.add_argument("--csv", type=Path, metavar="FILE",
-                   help="import every meeting listed in the seed script's CSV output (matched by host, topic and "
-                        "schedule, checked with Zoom)"
-                   ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
+    if p := command("import", "bring existing Zoom meetings under management (nothing is created)", online=True):
+        _file_args(p)
+        _output_args(p, verbose="say more (Zoom requests in the log)")
+        _online_args(p, refresh=False)
+        _lock_args(p)
+        p.add_argument("key", nargs="?", help="the meeting's key in the meetings file")
+        p.add_argument("meeting_id", nargs="?", type=int, help="the Zoom meeting id to manage as KEY")
+        p.add_argument("--csv", type=Path, metavar="FILE",
+                       help="import every meeting listed in the seed script's CSV output (matched by host, topic and "
+                            "schedule, checked with Zoom)"
+                       ).complete = COMPLETE_FILE  # type: ignore[attr-defined]
 
-    p = command("convert", "write the meetings.yaml equivalent to a seed script JSON config")
-    p.add_argument("seed_config", type=Path).complete = COMPLETE_FILE  # type: ignore[attr-defined]
-    p.add_argument("--out", default="meetings.yaml", help="where to write (default meetings.yaml; - for stdout)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    if p := command("convert", "write the meetings.yaml equivalent to a seed script JSON config"):
+        p.add_argument("seed_config", type=Path).complete = COMPLETE_FILE  # type: ignore[attr-defined]
+        p.add_argument("--out", default="meetings.yaml", help="where to write (default meetings.yaml; - for stdout)")
+        p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    p = command("init", "write a commented starter meetings.yaml")
-    p.add_argument("--out", default="meetings.yaml", help="where to write (default meetings.yaml)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    if p := command("init", "write a commented starter meetings.yaml"):
+        p.add_argument("--out", default="meetings.yaml", help="where to write (default meetings.yaml)")
+        p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    p = command("state", "work on the state file")
-    state_sub = p.add_subparsers(dest="state_command", metavar="SUBCOMMAND")
-    rm = state_sub.add_parser("rm", help="forget a meeting without deleting it in Zoom")
-    _file_args(rm)
-    _sandbox_arg(rm, online=False)
-    _lock_args(rm)
-    rm.add_argument("keys", nargs="+", metavar="KEY")
-    mv = state_sub.add_parser("mv", help="rename a key in the state file (the Zoom meeting stays as it is)")
-    _file_args(mv)
-    _sandbox_arg(mv, online=False)
-    _lock_args(mv)
-    mv.add_argument("old_key", metavar="OLD")
-    mv.add_argument("new_key", metavar="NEW")
-    ls = state_sub.add_parser("list", help="list the keys in the state file")
-    _file_args(ls)
-    _sandbox_arg(ls, online=False)
+    if p := command("state", "work on the state file"):
+        state_sub = p.add_subparsers(dest="state_command", metavar="SUBCOMMAND")
+        rm = state_sub.add_parser("rm", help="forget a meeting without deleting it in Zoom")
+        _file_args(rm)
+        _sandbox_arg(rm, online=False)
+        _lock_args(rm)
+        rm.add_argument("keys", nargs="+", metavar="KEY")
+        mv = state_sub.add_parser("mv", help="rename a key in the state file (the Zoom meeting stays as it is)")
+        _file_args(mv)
+        _sandbox_arg(mv, online=False)
+        _lock_args(mv)
+        mv.add_argument("old_key", metavar="OLD")
+        mv.add_argument("new_key", metavar="NEW")
+        ls = state_sub.add_parser("list", help="list the keys in the state file")
+        _file_args(ls)
+        _sandbox_arg(ls, online=False)
 
-    p = command("force-unlock", "clear the holder record a run that is gone left (never breaks a held lock)")
-    _file_args(p)
-    _sandbox_arg(p, online=False)
+    if p := command("force-unlock", "clear the holder record a run that is gone left (never breaks a held lock)"):
+        _file_args(p)
+        _sandbox_arg(p, online=False)
 
-    p = command("export", "rewrite the CSV from the state file, or write calendar feeds or an events page")
-    _file_args(p)
-    _sandbox_arg(p, online=False)
-    _lock_args(p)
-    p.add_argument("--format", choices=("csv", "ics", "html", "markdown"), default="csv",
-                   help="csv (default): the CSV file; ics: an RFC 5545 calendar feed; html: a static events page; "
-                        "markdown: the events page for a wiki")
-    p.add_argument("-o", "--output", metavar="FILE|DIR",
-                   help="ics/markdown: the file (default: standard output); html: the folder for index.html "
-                        "(default site/)")
-    p.add_argument("--split", type=Path, metavar="DIR", help="ics: also write one KEY.ics per meeting into DIR")
+    if p := command("export", "rewrite the CSV from the state file, or write calendar feeds or an events page"):
+        _file_args(p)
+        _sandbox_arg(p, online=False)
+        _lock_args(p)
+        p.add_argument("--format", choices=("csv", "ics", "html", "markdown"), default="csv",
+                       help="csv (default): the CSV file; ics: an RFC 5545 calendar feed; html: a static events page; "
+                            "markdown: the events page for a wiki")
+        p.add_argument("-o", "--output", metavar="FILE|DIR",
+                       help="ics/markdown: the file (default: standard output); html: the folder for index.html "
+                            "(default site/)")
+        p.add_argument("--split", type=Path, metavar="DIR", help="ics: also write one KEY.ics per meeting into DIR")
 
-    p = command("check", "health check for scheduled CI: drift, meetings deleted in Zoom, series ending soon or "
-                "at Zoom's cap (exit 0 healthy, 2 attention, 1 error)", online=True)
-    _file_args(p)
-    _output_args(p, verbose="say more (Zoom requests in the log)")
-    _online_args(p, refresh=False)
-    p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
-    p.add_argument("--days", type=int, default=30, metavar="N",
-                   help="report series whose last occurrence is within N days (default 30)")
+    if p := command("check", "health check for scheduled CI: drift, meetings deleted in Zoom, series ending soon or "
+                    "at Zoom's cap (exit 0 healthy, 2 attention, 1 error)", online=True):
+        _file_args(p)
+        _output_args(p, verbose="say more (Zoom requests in the log)")
+        _online_args(p, refresh=False)
+        p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+        p.add_argument("--days", type=int, default=30, metavar="N",
+                       help="report series whose last occurrence is within N days (default 30)")
 
-    p = command("dump", "write the recurring meetings an account already has as meetings.yaml (the next plan "
-                "adopts them and changes nothing)", online=True)
-    _file_args(p, state=False)
-    _output_args(p, verbose="say more (Zoom requests in the log)")
-    _online_args(p, refresh=False)
-    who = p.add_mutually_exclusive_group(required=True)
-    who.add_argument("--host", action="append", default=[], metavar="EMAIL", help="a host to dump (repeatable)")
-    who.add_argument("--all-hosts", action="store_true", help="every user of the account (GET /users)")
-    p.add_argument("-o", "--out", default="meetings.yaml", help="where to write (default meetings.yaml; - for stdout)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    if p := command("dump", "write the recurring meetings an account already has as meetings.yaml (the next plan "
+                    "adopts them and changes nothing)", online=True):
+        _file_args(p, state=False)
+        _output_args(p, verbose="say more (Zoom requests in the log)")
+        _online_args(p, refresh=False)
+        who = p.add_mutually_exclusive_group(required=True)
+        who.add_argument("--host", action="append", default=[], metavar="EMAIL", help="a host to dump (repeatable)")
+        who.add_argument("--all-hosts", action="store_true", help="every user of the account (GET /users)")
+        p.add_argument("-o", "--out", default="meetings.yaml",
+                       help="where to write (default meetings.yaml; - for stdout)")
+        p.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    p = command("refresh", "record in the state what Zoom holds of each managed meeting (links, occurrences); "
-                "changes nothing in Zoom", online=True)
-    _file_args(p)
-    _output_args(p, verbose="say more (Zoom requests in the log)")
-    _online_args(p, refresh=False)
-    _lock_args(p)
+    if p := command("refresh", "record in the state what Zoom holds of each managed meeting (links, occurrences); "
+                    "changes nothing in Zoom", online=True):
+        _file_args(p)
+        _output_args(p, verbose="say more (Zoom requests in the log)")
+        _online_args(p, refresh=False)
+        _lock_args(p)
 
-    p = command("completion", "print a shell completion script (needs the optional extra `completion`)")
-    p.add_argument("shell", choices=("bash", "zsh"))
+    if p := command("completion", "print a shell completion script (needs the optional extra `completion`)"):
+        p.add_argument("shell", choices=("bash", "zsh"))
 
     command("schema", "print the path of the JSON Schema of meetings.yaml shipped with zoomstate (for editors)")
 
-    p = command("sandbox", "the built-in local Zoom API")
-    sandbox_sub = p.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
-    serve = sandbox_sub.add_parser("serve", help="serve the local Zoom API until Ctrl-C")
-    if serve_arguments:
+    if p := command("sandbox", "the built-in local Zoom API"):
+        sandbox_sub = p.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND")
+        serve = sandbox_sub.add_parser("serve", help="serve the local Zoom API until Ctrl-C")
         from zoomstate.sandbox import add_serve_arguments
 
         add_serve_arguments(serve)
@@ -286,10 +291,16 @@ def build_parser(*, serve_arguments: bool = True) -> argparse.ArgumentParser:
 
 
 class _LazyConsole:
-    """A rich console made on first use, so that a command printing nothing styled never imports rich."""
+    """A rich console made on first use, so that a command printing nothing styled never imports rich.
+
+    Plain strings (``markup=False``) for a stream that is not a terminal need no rich either: rich would print
+    them as they are, with no style, so they are written directly, escaped by the function EscapingConsole
+    uses (tabs stay tabs, where rich would expand them to spaces).
+    """
 
     def __init__(self, stream_name: str, color: bool | None):
         self._stream_name, self._color, self._console = stream_name, color, None
+        self._plain: bool | None = None  # the stream is not a terminal (decided on the first print)
 
     def get(self) -> Console:
         if self._console is None:
@@ -297,6 +308,27 @@ class _LazyConsole:
 
             self._console = render.make_console(getattr(sys, self._stream_name), color=self._color)
         return self._console
+
+    def print(self, *objects: Any, markup: bool | None = None, style: Any = None, **kwargs: Any) -> None:
+        if markup is False and not kwargs and all(isinstance(o, str) for o in objects) and self._is_plain():
+            from zoomstate.document import printable
+
+            stream = getattr(sys, self._stream_name)
+            stream.write(" ".join(printable(o, keep="\n\t") for o in objects) + "\n")
+            return
+        self.get().print(*objects, markup=markup, style=style, **kwargs)
+
+    def _is_plain(self) -> bool:
+        """True when the stream is no terminal, so no style would show. When colour is forced (a console made
+        with ``color=True``, FORCE_COLOR or TTY_COMPATIBLE, which rich versions read differently) rich decides."""
+        if self._plain is None:
+            forced = self._color or any(name in os.environ for name in ("FORCE_COLOR", "TTY_COMPATIBLE"))
+            isatty = getattr(getattr(sys, self._stream_name), "isatty", None)
+            try:
+                self._plain = not forced and (isatty is None or not isatty())
+            except ValueError:  # a closed stream: rich calls it no terminal too
+                self._plain = not forced
+        return self._plain
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.get(), name)
@@ -310,7 +342,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
          environ: Mapping[str, str] | None = None) -> int:
     """Run one command. ``clock`` and ``environ`` are for tests and embedding; they default to the real ones."""
     argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
-    parser = build_parser(serve_arguments="sandbox" in argv)
+    parser = build_parser(set(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error that argparse has explained
@@ -331,29 +363,28 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
     if args.command == "schema":
         return cmd_schema(args, out)
 
-    from zoomstate.manager import SetupError
     from zoomstate.model import InputError, more_errors_line
-    from zoomstate.plan import PlanError
-    from zoomstate.state import StateError
 
     try:
         return _dispatch(args, out, err)
     except InputError as exc:
-        from zoomstate import render
+        from zoomstate.diagnostics import diagnostics_text, github_annotations
 
         if _json_output(args):
+            from zoomstate import render
+
             print(render.errors_json(exc.diagnostics), end="")
             return EXIT_ERROR
-        render.diagnostics_text(exc.diagnostics, err)
+        diagnostics_text(exc.diagnostics, err)
         if (environ if environ is not None else os.environ).get("GITHUB_ACTIONS") == "true":
             # Plan errors show on the diff lines too; stderr, so that they never land in a redirected plan.md.
-            print(render.github_annotations(exc.diagnostics), file=sys.stderr)
+            print(github_annotations(exc.diagnostics), file=sys.stderr)
         if exc.omitted:
             err.print(more_errors_line(exc.omitted), markup=False)
         n = len(exc.diagnostics) + exc.omitted
-        err.print(f"{n:,} error{'s' if n != 1 else ''}: nothing was changed.")
+        err.print(f"{n:,} error{'s' if n != 1 else ''}: nothing was changed.", markup=False)
         return EXIT_ERROR
-    except (PlanError, StateError, SetupError, *_zoom_errors()) as exc:
+    except _known_errors() as exc:
         if _json_output(args):
             from zoomstate import render
 
@@ -362,7 +393,8 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None,
         err.print(f"error: {exc}", markup=False)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        err.print("interrupted: the state file holds every change that finished; run the command again.")
+        err.print("interrupted: the state file holds every change that finished; run the command again.",
+                  markup=False)
         return 130
 
 
@@ -380,10 +412,17 @@ def _json_output(args: argparse.Namespace) -> bool:
     return args.command in ("plan", "apply") and getattr(args, "format", "text") == "json"
 
 
-def _zoom_errors() -> tuple[type[Exception], ...]:
-    # The Zoom client is imported only by online commands, so only then can a ZoomError arrive here.
-    errors = sys.modules.get("zoomstate.zoom.errors")
-    return (errors.ZoomError,) if errors is not None else ()
+# The errors a command reports in one line, by the module that defines each. A command imports only the
+# stages it runs, and an error can be raised only once its module is loaded: so the classes are looked up
+# among the loaded modules when an exception arrives, and a command that never planned loads no planner.
+KNOWN_ERRORS = (("zoomstate.manager", "SetupError"), ("zoomstate.plan", "PlanError"),
+                ("zoomstate.state", "StateError"), ("zoomstate.zoom.errors", "ZoomError"))
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    """The classes of KNOWN_ERRORS whose modules are loaded (an except clause evaluates this when it is reached)."""
+    loaded = ((sys.modules.get(module), name) for module, name in KNOWN_ERRORS)
+    return tuple(getattr(module, name) for module, name in loaded if module is not None)
 
 
 def _manager(args: argparse.Namespace) -> Manager:
@@ -572,6 +611,7 @@ def cmd_completion(args, out, err) -> int:
 def cmd_validate(args, out, err) -> int:
     import json
 
+    from zoomstate.diagnostics import diagnostics_text, github_annotations
     from zoomstate.model import InputError
 
     manager = _manager(args)
@@ -579,9 +619,7 @@ def cmd_validate(args, out, err) -> int:
         desired = manager.validate()
     except InputError as exc:
         if args.format == "github":
-            from zoomstate import render
-
-            print(render.github_annotations(exc.diagnostics))
+            print(github_annotations(exc.diagnostics))
             return EXIT_ERROR
         if args.format == "json":
             print(json.dumps({"valid": False, "errors": [d.__dict__ for d in exc.diagnostics],
@@ -589,19 +627,14 @@ def cmd_validate(args, out, err) -> int:
             return EXIT_ERROR
         raise
     if args.format == "github":
-        from zoomstate import render
-
-        text = render.github_annotations(desired.warnings)
+        text = github_annotations(desired.warnings)
         if text:
             print(text)
     elif args.format == "json":
         print(json.dumps({"valid": True, "meetings": len(desired.meetings),
                           "warnings": [d.__dict__ for d in desired.warnings]}, indent=2))
     else:
-        if desired.warnings:
-            from zoomstate import render
-
-            render.diagnostics_text(desired.warnings, err, list_notes=args.verbose)
+        diagnostics_text(desired.warnings, err, list_notes=args.verbose)
         warnings = sum(1 for d in desired.warnings if d.severity == "warning")
         notes = len(desired.warnings) - warnings
         print(f"{desired.path}: valid, {len(desired.meetings)} meeting(s)"  # plain: nothing to style

@@ -17,13 +17,12 @@ characters escaped.
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import json
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from importlib import resources
@@ -363,9 +362,9 @@ def _explain(error: ValidationError, path: PathTuple, report: _Report) -> None:
     elif kind == "enum":
         choices = [str(c) for c in error.validator_value]
         hint = f"write one of: {', '.join(choices)}"
-        close = difflib.get_close_matches(str(value).lower(), [c.lower() for c in choices], n=1)
+        close = _closest(str(value).lower(), [c.lower() for c in choices])
         if close:
-            hint = f"did you mean {next(c for c in choices if c.lower() == close[0])}?"
+            hint = f"did you mean {next(c for c in choices if c.lower() == close)}?"
         report.error(path, f"must be one of {', '.join(choices)}, not {_shown(value, path)}", hint)
     elif kind in ("minimum", "maximum"):
         word = "at least" if kind == "minimum" else "at most"
@@ -455,10 +454,18 @@ def _unknown_fields(error: ValidationError, path: PathTuple, report: _Report) ->
         close = None
         if report.close_match_budget > 0:  # difflib costs; past the errors shown, a plain hint does
             report.close_match_budget -= 1
-            close = difflib.get_close_matches(name.lower(), allowed, n=1, cutoff=0.6)
-        hint = (f"did you mean {close[0]}?" if close
+            close = _closest(name.lower(), allowed)
+        hint = (f"did you mean {close}?" if close
                 else "remove it or check the spelling; the fields are listed in schemas/meetings.schema.json")
         report.error((*path, name), f"unknown field `{printable(name)}`", hint, key=True)
+
+
+def _closest(word: str, choices: Sequence[str]) -> str | None:
+    """The choice most like ``word``, if one is close enough (difflib: imported only when a mistake needs it)."""
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 # -- values -------------------------------------------------------------------------------------
@@ -481,9 +488,9 @@ def _zone_hint(name: str) -> str:
     by_lower = {z.lower(): z for z in _zones()}
     if name.lower() in by_lower:
         return f"did you mean {by_lower[name.lower()]}?"
-    close = difflib.get_close_matches(name, sorted(_zones()), n=1, cutoff=0.6)
+    close = _closest(name, sorted(_zones()))
     if close:
-        return f"did you mean {close[0]}?"
+        return f"did you mean {close}?"
     return "use an IANA name such as America/New_York or Europe/London"
 
 

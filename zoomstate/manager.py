@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from zoomstate.clock import Clock, SystemClock
 from zoomstate.desired import load_desired
-from zoomstate.export import check_csv_path, write_csv
 from zoomstate.model import DesiredConfig, LiveSnapshot
-from zoomstate.plan import Plan, PlanFileError, build_plan, passcode_key_from_secret
-from zoomstate.state import State, StateError, StateStore
 
+# The planner, the state store and the CSV writer are imported by the methods that use them: validate needs
+# none of them, and importing them took about a fifth of its run.
 if TYPE_CHECKING:
     from zoomstate.apply import ApplyResult
+    from zoomstate.plan import Plan
+    from zoomstate.state import State, StateStore
     from zoomstate.zoom import ZoomClient
 
 SANDBOX_DIR = Path("state") / "sandbox"
@@ -120,6 +121,10 @@ class Manager:
 
     @contextmanager
     def session(self, *, online: bool, operation: str, lock: bool) -> Iterator[Session]:
+        from zoomstate.export import check_csv_path
+        from zoomstate.plan import passcode_key_from_secret
+        from zoomstate.state import StateError, StateStore
+
         desired = self.validate()
         store = StateStore(self.state_path)
         with ExitStack() as stack:
@@ -183,6 +188,8 @@ class Manager:
                   delete_duplicates: bool | None = None, shallow: bool = False) -> Plan:
         """Refresh (``shallow``: from each host's meeting list only) and plan. ``targets`` (default: the options'
         --target keys) limits both; ``delete_duplicates`` (default: the option) plans the duplicates as deletes."""
+        from zoomstate.plan import build_plan
+
         targets = list(self.options.targets if targets is None else targets)
         if delete_duplicates is None:
             delete_duplicates = self.options.delete_duplicates
@@ -233,6 +240,9 @@ class Manager:
 
     def apply(self, session: Session, plan: Plan, *, force: bool = False, on_outcome=None) -> ApplyResult:
         """Carry out ``plan`` after the checks of ``checked``: every caller gets them, not only the CLI."""
+        from zoomstate.export import write_csv
+        from zoomstate.state import StateError
+
         assert session.client is not None
         plan = self.checked(session, plan, force=force)
         if session.account_id and session.state.account_id is None:
@@ -251,6 +261,8 @@ class Manager:
         return result
 
     def export(self, session: Session) -> Path:
+        from zoomstate.export import write_csv
+
         return write_csv(session.state, session.csv_path)
 
     def check(self, session: Session, *, days: int = 30) -> Any:
@@ -288,6 +300,7 @@ class Manager:
         """Record in state what Zoom now holds of each managed meeting (its outputs: links, occurrences);
         the managed view is left alone, so the next plan still sees drift. Returns how many records changed."""
         assert session.client is not None
+        from zoomstate.export import write_csv
         from zoomstate.refresh import refresh
         from zoomstate.zoombody import outputs_of
 
@@ -332,6 +345,8 @@ def _gc_paused() -> Iterator[None]:
 
 def load_plan_file(path: Path) -> Plan:
     """A plan file, its shape checked; one PlanFileError naming the file for anything wrong with it."""
+    from zoomstate.plan import Plan, PlanFileError
+
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -1,6 +1,7 @@
-"""Plans, results and diagnostics as text for people (colour only on a terminal), JSON and markdown.
+"""Plans and results as text for people (colour only on a terminal), JSON and markdown.
 
-Renders what the other stages computed; computes nothing itself.
+Renders what the other stages computed; computes nothing itself. Diagnostics of the meetings file are in
+diagnostics.py, which needs no rich.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.text import Text
 
+from zoomstate.diagnostics import dst_summary
 from zoomstate.document import printable, printable_json
 from zoomstate.model import Diagnostic
 from zoomstate.plan import Change, Plan, kept_note
@@ -216,11 +218,6 @@ def _notes_text(notes: list[str], console: Console, *, every: bool) -> None:
         console.print(Text("note: ", style="cyan") + Text(dst_summary(len(notes))))
 
 
-def dst_summary(count: int) -> str:
-    return (f"{count} meeting{'s' if count != 1 else ''} cross{'' if count != 1 else 'es'} a DST change "
-            "(the local time is kept); -v lists them")
-
-
 def change_line(change: Change) -> Text:
     """One change on one line: symbol, action, key, topic, and what it does."""
     line = Text(f"  {SYMBOLS[change.action]} {change.action:<9} ", style=STYLES[change.action] + " bold")
@@ -411,39 +408,6 @@ def result_text(result: ApplyResult, console: Console) -> None:
     console.print(Text(
         f"Apply: {counts.get('done', 0)} done, {counts.get('failed', 0)} failed, "
         f"{counts.get('deferred', 0)} deferred.", style=style + " bold"))
-
-
-def diagnostics_text(diagnostics: Iterable[Diagnostic], console: Console, *, list_notes: bool = True) -> None:
-    """Each diagnostic on its line; with ``list_notes=False`` the notes become one summary line."""
-    notes = 0
-    for d in diagnostics:
-        if d.severity == "note" and not list_notes:
-            notes += 1
-            continue
-        style = {"error": "red bold", "warning": "yellow bold"}.get(d.severity, "cyan")
-        console.print(Text(d.format(), style=style if console.is_terminal else ""))
-    if notes:
-        console.print(Text("note: ", style="cyan" if console.is_terminal else "") + Text(dst_summary(notes)))
-
-
-def github_annotations(diagnostics: Iterable[Diagnostic]) -> str:
-    """GitHub Actions workflow commands, so a mistake shows on the diff line. Notes are left out."""
-    lines = []
-    for d in diagnostics:
-        if d.severity == "note":
-            continue  # information only (DST changes): a notice on every meeting would drown the real ones
-        level = {"error": "error", "warning": "warning"}.get(d.severity, "notice")
-        props = [f"file={d.file}"]
-        if d.line is not None:
-            props.append(f"line={d.line}")
-        if d.col is not None:
-            props.append(f"col={d.col}")
-        message = f"{d.field}: {d.message}" if d.field else d.message
-        if d.hint:
-            message += f" ({d.hint})"
-        message = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        lines.append(f"::{level} {','.join(props)}::{message}")
-    return "\n".join(lines)
 
 
 def plan_markdown(plan: Plan) -> str:
