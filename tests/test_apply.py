@@ -42,6 +42,7 @@ def test_apply_against_zoom_like_host_converges(tmp_path, run, sandbox):
     assert record.managed["kept"] == {"settings.auto_recording": {"sent": "cloud", "kept": "none"},
                                       "settings.mute_upon_entry": {"sent": True, "kept": False}}
     assert record.outputs["start_time"] == "2027-02-01T09:00:00"  # from the GET: the create answer had none
+    assert sum(1 for r in sandbox.requests if r.route == "GET /meetings/{meetingId}") >= 2
 
     second = run("plan", "-f", path, "--detailed-exitcode")
     assert second.code == 0, second.out
@@ -58,6 +59,18 @@ def test_apply_against_zoom_like_host_converges(tmp_path, run, sandbox):
     assert "settings.auto_recording" in run("plan", "-f", path).out
     assert run("apply", "-f", path, "--auto-approve").code == 0
     assert _patches(sandbox) == 1
+    assert run("plan", "-f", path, "--detailed-exitcode").code == 0
+
+
+def test_a_create_answer_that_carries_the_meeting_is_not_read_back(tmp_path, run, sandbox):
+    host = HOSTS[0]
+    sandbox.zoom_like(host, locked_settings={"auto_recording": "none"})
+    path = write_meetings(tmp_path / "meetings.yaml", [meeting("sync", host, auto_recording="cloud")])
+    sandbox.reset_requests()
+    first = run("apply", "-f", path, "--auto-approve")
+    assert first.code == 0, first.out + first.err
+    assert not any(r.route == "GET /meetings/{meetingId}" for r in sandbox.requests)
+    assert "Zoom kept settings.auto_recording = \"none\" (sent \"cloud\")" in first.out  # seen in the answer
     assert run("plan", "-f", path, "--detailed-exitcode").code == 0
 
 

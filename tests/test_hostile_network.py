@@ -8,10 +8,12 @@ fraction of a second.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import random
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -103,6 +105,11 @@ class Server(ThreadingHTTPServer):
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client hung up on an answer it refuses (too large, too slow): what the test wants
+        super().handle_error(request, client_address)
 
     def api_seen(self) -> list[tuple[str, str, dict[str, str]]]:
         return [s for s in self.seen if not s[1].startswith("/oauth")]
@@ -613,3 +620,152 @@ def test_sandbox_serve_with_a_corrupt_store_is_one_error_line(tmp_path: Path, ca
     assert code == 1
     assert err.count("\n") == 1 and err.startswith(f"error: cannot load the sandbox store {store}")
     assert "Traceback" not in err
+
+
+# -- what each request carries, and answers in another encoding ------------------------------------------
+
+
+def test_a_gzip_answer_is_read_though_identity_was_asked_for(server: Server, clock):
+    import gzip
+
+    packed = gzip.compress(json.dumps({**MEETING, "topic": "Packed"}).encode())
+    server.api = [lambda h: h.send(200, packed, {"Content-Encoding": "gzip"})]
+    zoom = client_for(server, clock)
+    assert zoom.get_meeting(MEETING["id"])["topic"] == "Packed"
+    assert server.api_seen()[0][2]["Accept-Encoding"] == "identity"
+
+
+def test_a_cookie_is_never_sent_back_and_only_the_bearer_token_authorizes(server: Server, clock):
+    server.api = [json_answer(200, MEETING, {"Set-Cookie": "zm_session=abc; Path=/"})]
+    zoom = client_for(server, clock)
+    zoom.get_meeting(1)
+    zoom.get_meeting(1)
+    first, second = (headers for _, _, headers in server.api_seen())
+    assert "Cookie" not in second
+    assert second["Authorization"] == first["Authorization"] == "Bearer tok-1-eyJhbGciOiJIUzUxMiJ9"
+    (_, _, token_headers), = server.token_seen()
+    assert token_headers["Authorization"] == f"Basic {BASIC}"
+
+
+@pytest.mark.parametrize(("environ", "host", "proxy"), [
+    ({"HTTPS_PROXY": "http://proxy.corp:3128"}, "api.zoom.us", "http://proxy.corp:3128"),
+    ({"https_proxy": "http://p:1", "NO_PROXY": "zoom.us"}, "api.zoom.us", None),
+    ({"https_proxy": "http://p:1", "no_proxy": ".zoom.us,other"}, "zoom.us", None),
+    ({"https_proxy": "http://p:1", "no_proxy": "notzoom.us"}, "api.zoom.us", "http://p:1"),
+    ({"ALL_PROXY": "http://all:8"}, "zoom.us", "http://all:8"),
+    ({"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*"}, "api.zoom.us", None),
+    ({"HTTPS_PROXY": "http://p:1"}, "127.0.0.1", None),
+    ({}, "api.zoom.us", None),
+])
+def test_proxies_come_from_the_environment_as_curl_reads_them(environ, host, proxy):
+    from zoomstate.zoom.http import environment_proxy
+
+    assert environment_proxy("https", host, environ) == proxy
+    assert environment_proxy("http", host, environ) is None  # plain http goes only to loopback, never proxied
+
+
+TLS_DIR = Path(__file__).parent / "tls"
+
+
+class ConnectProxy(threading.Thread):
+    """An HTTP CONNECT proxy on loopback that sends every tunnel to ``target_port`` on 127.0.0.1 (so that
+    api.zoom.test needs no DNS) and records each CONNECT line and its Proxy-Authorization."""
+
+    def __init__(self, target_port: int):
+        super().__init__(daemon=True)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.target_port = target_port
+        self.connects: list[tuple[str, str | None]] = []
+
+    def run(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += client.recv(4096)
+        lines = head.split(b"\r\n\r\n")[0].decode().split("\r\n")
+        auth = next((line.split(":", 1)[1].strip() for line in lines[1:]
+                     if line.lower().startswith("proxy-authorization:")), None)
+        self.connects.append((lines[0], auth))
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+        def pipe(source: socket.socket, sink: socket.socket) -> None:
+            try:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for sock in (source, sink):
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+
+        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        pipe(client, upstream)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def tls_server():
+    """The test server behind TLS with a certificate for api.zoom.test (tests/tls)."""
+    import ssl
+
+    srv = Server()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(TLS_DIR / "api.zoom.test.pem", TLS_DIR / "api.zoom.test.key")
+    srv.socket = context.wrap_socket(srv.socket, server_side=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_https_goes_through_the_environments_proxy_verified_with_its_ca_bundle(tls_server: Server, clock,
+                                                                                monkeypatch):
+    proxy = ConnectProxy(tls_server.server_address[1])
+    proxy.start()
+    try:
+        base = f"https://api.zoom.test:{tls_server.server_address[1]}"
+        monkeypatch.setenv("HTTPS_PROXY", f"http://me:p%40ss@127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(TLS_DIR / "api.zoom.test.pem"))
+        zoom = ZoomClient(ZoomCredentials("acct-123", CLIENT_ID, SECRET), api_url=base + "/v2",
+                          oauth_url=base + "/oauth/token", clock=clock, rng=random.Random(5), timeout=2.0)
+        assert zoom.get_meeting(MEETING["id"])["id"] == MEETING["id"]
+        assert zoom.get_meeting(MEETING["id"])["id"] == MEETING["id"]
+        zoom.close()
+        # One tunnel, authenticated to the proxy, kept alive for the token and both API calls.
+        assert proxy.connects == [(f"CONNECT api.zoom.test:{tls_server.server_address[1]} HTTP/1.0",
+                                   "Basic " + base64.b64encode(b"me:p@ss").decode())]
+        assert len(tls_server.token_seen()) == 1
+        assert [path for _, path, _ in tls_server.api_seen()] == [f"/v2/meetings/{MEETING['id']}"] * 2
+
+        # Without the bundle the certificate is refused: one error naming the token call, nothing sent.
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+        untrusting = ZoomClient(ZoomCredentials("acct-123", CLIENT_ID, SECRET), api_url=base + "/v2",
+                                oauth_url=base + "/oauth/token", clock=clock, rng=random.Random(5), timeout=2.0,
+                                max_attempts=1)
+        with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusting.get_meeting(1)
+        assert len(tls_server.token_seen()) == 1  # the refused handshake sent nothing
+    finally:
+        proxy.close()
+
+
+def test_a_proxy_that_is_not_http_is_one_clear_error(server: Server, clock, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    zoom = ZoomClient(ZoomCredentials("acct-123", CLIENT_ID, SECRET), api_url="https://api.zoom.test/v2",
+                      oauth_url="https://api.zoom.test/oauth/token", clock=clock)
+    with pytest.raises(TransportError, match="not an http:// URL") as info:
+        zoom.get_meeting(1)
+    assert "HTTPS_PROXY" in str(info.value)

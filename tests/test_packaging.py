@@ -34,7 +34,7 @@ def test_wheel_ships_schemas_and_console_script(tmp_path):
 
 
 # The runtime dependencies, and nothing a test or a linter needs.
-RUNTIME = {"pyyaml", "requests", "jsonschema", "rfc3339-validator", "deepdiff", "python-dateutil", "tzdata", "rich"}
+RUNTIME = {"pyyaml", "certifi", "jsonschema", "rfc3339-validator", "deepdiff", "python-dateutil", "tzdata", "rich"}
 
 
 def test_test_only_packages_are_extras():

@@ -10,6 +10,7 @@ from zoomstate.model import MeetingSpec
 from zoomstate.zoombody import (
     DesiredMeeting,
     candidate_ids,
+    create_answer_complete,
     create_body,
     identity,
     live_identity,
@@ -165,3 +166,22 @@ def test_same_series_sets_the_end_aside_but_not_the_weekday_or_time():
     # A series that starts a week later is another meeting, whatever its end.
     assert not want.same_series(live_meeting(type8_get(occurrences=occurrences[1:])).upcoming(TEST_NOW))
     assert not want.same_series(())
+
+
+def test_a_create_answer_stands_for_the_meeting_only_when_it_carries_what_was_sent():
+    sent = create_body(spec(auto_recording="cloud", waiting_room=True), TEST_NOW)
+    answer = type8_get(registration_url="https://us05web.zoom.us/meeting/register/tZ0")
+    answer["settings"].update({name: value for name, value in sent["settings"].items()
+                               if name not in answer["settings"]})
+    assert create_answer_complete(answer, sent)
+    # Zoom keeping another value is no reason to read back: the answer is the meeting as stored.
+    assert create_answer_complete({**answer, "settings": {**answer["settings"], "auto_recording": "none"}}, sent)
+    for missing in ("start_time", "duration", "timezone", "settings", "join_url", "topic"):
+        if missing == "start_time":
+            lacking = {k: v for k, v in answer.items() if k not in ("start_time", "occurrences")}
+        else:
+            lacking = {k: v for k, v in answer.items() if k != missing}
+        assert not create_answer_complete(lacking, sent), missing
+    assert not create_answer_complete({**answer, "occurrences": []}, sent)  # a series with no occurrences
+    assert not create_answer_complete({**answer, "settings": {"audio": "voip"}}, sent)  # settings left out
+    assert not create_answer_complete({k: v for k, v in answer.items() if k != "registration_url"}, sent)

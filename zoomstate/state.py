@@ -21,6 +21,7 @@ import secrets
 import socket
 import stat
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -750,7 +751,7 @@ class StateStore:
                 if remaining <= 0:
                     waited = f" (waited {_seconds(timeout)})" if timeout > 0 else ""
                     raise LockHeldError(
-                        f"the state file {self.path} is locked by {_describe(_read_holder(fd))}{waited}; wait for "
+                        f"the state file {self.path} is locked by {_describe(_holder_of(fd))}{waited}; wait for "
                         f"that run to finish (or pass --lock-timeout), or, if it is gone, run "
                         f"`zoomstate force-unlock --state {self.path}`")
                 clock.sleep(min(poll, remaining))
@@ -809,7 +810,7 @@ class StateStore:
         fd = self._open_lock_file(create=False)
         try:
             if not _try_lock(fd, self.lock_path):
-                return _describe(_read_holder(fd))
+                return _describe(_holder_of(fd))
             _unlock(fd)
             return None
         finally:
@@ -827,7 +828,7 @@ class StateStore:
         try:
             if not _try_lock(fd, self.lock_path):
                 raise LockHeldError(
-                    f"the state file {self.path} is locked by {_describe(_read_holder(fd))}, which is still "
+                    f"the state file {self.path} is locked by {_describe(_holder_of(fd))}, which is still "
                     "running: force-unlock never breaks a held lock; wait for that run to finish, or stop it")
             try:
                 stale = _read_holder(fd)
@@ -1022,6 +1023,17 @@ def _read_holder(fd: int) -> dict[str, Any]:
     except (ValueError, OSError):
         return {}
     return info if isinstance(info, dict) else {}
+
+
+def _holder_of(fd: int, *, settle: float = 0.1) -> dict[str, Any]:
+    """The holder record of a lock another process holds. It is written just after the lock is taken, so an
+    empty one is read again for up to ``settle`` seconds before the holder goes unnamed."""
+    ends = time.monotonic() + settle
+    info = _read_holder(fd)
+    while not info and time.monotonic() < ends:
+        time.sleep(0.005)
+        info = _read_holder(fd)
+    return info
 
 
 def _describe(info: dict[str, Any]) -> str:
