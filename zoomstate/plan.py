@@ -995,6 +995,8 @@ def move_suggestions(plan: Plan, desired: DesiredConfig, state: State) -> list[s
     """Notes for a delete and a create that look like one renamed meeting (same host and schedule)."""
     notes = []
     deleted = [c for c in plan.changes if c.action == "delete" and c.key in state.meetings]
+    if not deleted:
+        return notes
     for change in plan.changes:
         if change.action != "create" or change.key in state.meetings or change.key not in desired.meetings:
             continue

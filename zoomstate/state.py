@@ -216,9 +216,10 @@ def rename_key(state: State, old: str, new: str) -> int:
 def strip_secrets(value: Any) -> Any:
     """Drop secret-bearing keys at any depth (Zoom answers carry start_url)."""
     if isinstance(value, dict):
-        return {k: strip_secrets(v) for k, v in value.items() if k not in SECRET_KEYS}
+        return {k: strip_secrets(v) if isinstance(v, (dict, list)) else v for k, v in value.items()
+                if k not in SECRET_KEYS}
     if isinstance(value, list):
-        return [strip_secrets(v) for v in value]
+        return [strip_secrets(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 

@@ -71,7 +71,7 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def zone(name: str) -> ZoneInfo | None:

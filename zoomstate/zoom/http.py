@@ -343,9 +343,10 @@ class Transport:
                 content = self._read_body(response, ends_at, limit)
             finally:
                 response.close()
-        except NetworkError as exc:
+        except BaseException as exc:
             conn.close()  # whatever is left of the exchange must not be read as the next answer
-            log.debug("%s %s -> %s (attempt %d)", method, route, exc.name, attempt)
+            if isinstance(exc, NetworkError):
+                log.debug("%s %s -> %s (attempt %d)", method, route, exc.name, attempt)
             raise
         log.debug("%s %s -> %d (attempt %d)", method, route, response.status, attempt)
         return to_answer(response, content)
@@ -384,7 +385,7 @@ class Transport:
             connections[origin] = conn
             with self._lock:
                 self._all.append(conn)
-        elif conn.sock is not None and select.select([conn.sock], [], [], 0)[0]:
+        elif conn.sock is not None and _readable(conn.sock):
             conn.close()
         conn.timeout = timeout
         if conn.sock is not None:
@@ -459,6 +460,19 @@ class Transport:
         for conn in connections:
             conn.close()
         self._local = threading.local()
+
+
+def _readable(sock: socket.socket) -> bool:
+    """True when an idle kept-alive socket has something to read: the server closed it (or sent bytes no
+    request asked for). poll where there is one: select cannot watch descriptors past 1023."""
+    try:
+        if hasattr(select, "poll"):
+            watch = select.poll()
+            watch.register(sock, select.POLLIN)
+            return bool(watch.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):  # closed meanwhile
+        return True
 
 
 def environment_proxy(scheme: str, host: str, environ: Mapping[str, str]) -> str | None:
