@@ -233,7 +233,8 @@ def recurrence(draw, start: date) -> dict:
 
 @st.composite
 def desired_meeting(draw, index: int) -> dict:
-    start = draw(st.one_of(st.dates(date(2027, 1, 5), date(2027, 12, 31)), st.sampled_from(DST_DAYS)))
+    # From two days after TEST_NOW: midnight on its next day is already past in zones east of UTC+12.
+    start = draw(st.one_of(st.dates(date(2027, 1, 6), date(2027, 12, 31)), st.sampled_from(DST_DAYS)))
     hour, minute = draw(st.integers(0, 23)), draw(st.sampled_from([0, 15, 30, 45, 59]))
     second = draw(st.sampled_from([None, 0, 30]))
     zone = draw(st.sampled_from(ZONES))
