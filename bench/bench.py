@@ -23,7 +23,6 @@ zoomstate runs as a separate process (`python -m zoomstate`), the sandbox Zoom i
 from __future__ import annotations
 
 import argparse
-import base64
 import compileall
 import json
 import os
@@ -48,6 +47,7 @@ from zoomstate.clock import SystemClock  # noqa: E402
 from zoomstate.desired import load_desired  # noqa: E402
 from zoomstate.sandbox import Sandbox  # noqa: E402
 from zoomstate.state import ManagedMeeting, State, StateStore, StateWriter  # noqa: E402
+from zoomstate.zoom.http import basic_authorization  # noqa: E402
 from zoomstate.zoombody import managed_view  # noqa: E402
 
 PRO_MEDIUM, PRO_LIGHT = 20.0, 30.0
@@ -321,11 +321,11 @@ def bench_seed_pattern(n: int, latency: float, workdir: Path) -> dict:
     host = "host000@example.com"
     with Sandbox(users=[host], plan="pro", latency=latency) as sandbox:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
-        basic = base64.b64encode(f"{sandbox.client_id}:{sandbox.client_secret}".encode()).decode()
         query = urllib.parse.urlencode({"grant_type": "account_credentials", "account_id": sandbox.account_id})
         started = time.perf_counter()
         asked = urllib.request.Request(f"{sandbox.oauth_url}?{query}", data=b"", method="POST",
-                                       headers={"Authorization": f"Basic {basic}"})
+                                       headers={"Authorization": basic_authorization(sandbox.client_id,
+                                                                                    sandbox.client_secret)})
         with opener.open(asked, timeout=30) as answer:
             token = json.load(answer)["access_token"]
         for i in range(n):

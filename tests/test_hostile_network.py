@@ -763,9 +763,10 @@ def test_https_goes_through_the_environments_proxy_verified_with_its_ca_bundle(t
 
 
 def test_a_proxy_that_is_not_http_is_one_clear_error(server: Server, clock, monkeypatch):
-    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://me:s3cret-proxy-pw@127.0.0.1:1080")
     zoom = ZoomClient(ZoomCredentials("acct-123", CLIENT_ID, SECRET), api_url="https://api.zoom.test/v2",
                       oauth_url="https://api.zoom.test/oauth/token", clock=clock)
     with pytest.raises(TransportError, match="not an http:// URL") as info:
         zoom.get_meeting(1)
     assert "HTTPS_PROXY" in str(info.value)
+    assert "s3cret-proxy-pw" not in str(info.value)  # the proxy's password is never shown

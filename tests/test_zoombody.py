@@ -185,3 +185,20 @@ def test_a_create_answer_stands_for_the_meeting_only_when_it_carries_what_was_se
     assert not create_answer_complete({**answer, "occurrences": []}, sent)  # a series with no occurrences
     assert not create_answer_complete({**answer, "settings": {"audio": "voip"}}, sent)  # settings left out
     assert not create_answer_complete({k: v for k, v in answer.items() if k != "registration_url"}, sent)
+
+
+def test_zooms_recorded_create_answer_stands_for_the_meeting_and_shows_what_it_kept():
+    # A real 201 (shared/zoom-api/recorded) with the request that made it: auto_recording "cloud" was sent,
+    # Zoom answered "none"; every other field sent is in the answer, so no read-back is needed to see that.
+    import json
+
+    from tests import contract
+    from zoomstate.apply import not_kept
+
+    contract.require_spec()  # the recordings come with the spec: skip without them, fail in CI
+    path = contract.shared_dir() / "zoom-api" / "recorded" / "create-meeting-type2-localtime-past-pasted-2020.json"
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    sent, answer = recorded["request"]["body"], recorded["body"]
+    assert create_answer_complete(answer, sent)
+    kept = {d.path: (d.before, d.after) for d in not_kept(sent, live_meeting(answer))}
+    assert kept["settings.auto_recording"] == ("none", "cloud")

@@ -156,7 +156,7 @@ class Applier:
         body = self._payload(change, want)
         assert body is not None
         view = self._view(want)
-        earlier = self._interrupted_create(change, view, want)
+        earlier = self._interrupted_create(change, want)
         if earlier is not None:
             return earlier, None
         pending = PendingCreate(change.key, change.host_email, change.topic,
@@ -176,7 +176,7 @@ class Applier:
                     created = self.client.get_meeting(int(created["id"]))
                 return live_meeting(created), body
             except AmbiguousCreateError:
-                found = self._recover(change, pending, view, want)
+                found = self._recover(change, pending, want)
                 if found is not None:
                     return found, None
                 if attempt == CREATE_ATTEMPTS:
@@ -190,8 +190,7 @@ class Applier:
         """The latest moment a create call starting now can reach Zoom (UTC, ...Z)."""
         return (self.clock.now() + self.client.longest_call).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def _interrupted_create(self, change: Change, view: dict[str, Any],
-                            want: DesiredMeeting | None) -> LiveMeeting | None:
+    def _interrupted_create(self, change: Change, want: DesiredMeeting | None) -> LiveMeeting | None:
         """The meeting an earlier run's create may have made, when its pending record is still here.
 
         The planner looks for these only for keys it does not manage yet; a replace, or a create again after a
@@ -200,10 +199,9 @@ class Applier:
         earlier = self.writer.read(lambda state: state.pending.get(change.key))
         if earlier is None or earlier.host_email.lower() != change.host_email.lower():
             return None
-        return self._recover(change, earlier, view, want)
+        return self._recover(change, earlier, want)
 
-    def _recover(self, change: Change, pending: PendingCreate, view: dict[str, Any],
-                 want: DesiredMeeting | None) -> LiveMeeting | None:
+    def _recover(self, change: Change, pending: PendingCreate, want: DesiredMeeting | None) -> LiveMeeting | None:
         """After an ambiguous create: find the meeting Zoom may have made, so we never make a second one."""
         claimed = self.writer.read(lambda state: set(state.by_meeting_id()))
         ids = candidate_ids(self.client.list_meetings(change.host_email), (change.topic,), claimed)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import copy
 import threading
 from collections.abc import Mapping
@@ -128,7 +127,7 @@ class TokenProvider:
         self._failure: ZoomError | None = None
         self._failed_at = float("-inf")
         basic = f"{creds.client_id}:{creds.client_secret}"
-        self._basic = (basic, base64.b64encode(basic.encode("utf-8")).decode("ascii"))
+        self._basic = (basic, basic_authorization(creds.client_id, creds.client_secret).removeprefix("Basic "))
         self.operation = f"get an access token for Zoom account {creds.account_id}"
 
     def token(self) -> str:
